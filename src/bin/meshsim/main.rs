@@ -1,0 +1,34 @@
+//! The `meshsim` command line: thin glue around the library.
+
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Simulate Istio/Envoy traffic policy offline.
+#[derive(Parser)]
+#[command(name = "meshsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load YAML files and folders (like `kubectl apply -f`) and report every problem found.
+    Validate(validate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => validate::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("meshsim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

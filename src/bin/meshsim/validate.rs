@@ -1,0 +1,83 @@
+//! `meshsim validate`.
+
+use meshsim::Mesh;
+use meshsim::diag::render;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or folders to load (folders recursively: .yaml, .yml, .json).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required = true,
+        value_name = "FILE_OR_DIR"
+    )]
+    files: Vec<PathBuf>,
+    /// Treat warnings as failures (exit status 2 when there are warnings but no errors).
+    #[arg(long)]
+    strict: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    output: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// Human-readable lines.
+    Table,
+    /// One JSON object with the summary and every finding.
+    Json,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let (mesh, mut diags) = Mesh::load_all(&args.files);
+    diags.sort();
+    let errors = diags.error_count();
+    let warnings = diags.warning_count();
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        Format::Table => {
+            let mut err = std::io::stderr().lock();
+            for d in &diags {
+                let _ = writeln!(err, "{}", render::human(d));
+            }
+            let _ = writeln!(out, "{}", mesh.summary());
+            let _ = write!(out, "{}", mesh.ignored_summary());
+            if errors + warnings > 0 {
+                let _ = writeln!(
+                    err,
+                    "{errors} error{}, {warnings} warning{}",
+                    if errors == 1 { "" } else { "s" },
+                    if warnings == 1 { "" } else { "s" }
+                );
+            }
+        }
+        Format::Json => {
+            let v = serde_json::json!({
+                "summary": mesh.summary(),
+                "ignored": mesh.ignored.iter().map(|i| serde_json::json!({
+                    "kind": i.kind, "apiVersion": i.api_version, "name": i.name,
+                    "file": &*i.location.file, "line": i.location.line,
+                })).collect::<Vec<_>>(),
+                "errors": errors,
+                "warnings": warnings,
+                "findings": diags.iter().map(render::json).collect::<Vec<_>>(),
+            });
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            );
+        }
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else if args.strict && warnings > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

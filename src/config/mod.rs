@@ -1,0 +1,27 @@
+//! The serde mirror of what users `kubectl apply`, and the loader that turns YAML text into
+//! typed resources plus located diagnostics.
+//!
+//! This is the only module that knows about the YAML library (serde-saphyr, not serde_yaml: see
+//! the README), so that it can be swapped without touching the rest. Loading is pure: it takes
+//! text and a file name and never touches the file system ([`crate::files`] does that).
+//!
+//! Field names are Istio's (`camelCase` in YAML, `snake_case` in Rust); unknown fields in Istio
+//! resources are errors, as Istio's API server rejects them, with a did-you-mean hint.
+
+mod destination_rule;
+mod gateway;
+mod kube;
+mod load;
+pub mod span;
+mod types;
+mod virtual_service;
+
+pub use destination_rule::*;
+pub use gateway::*;
+pub use kube::*;
+pub use load::{
+    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource, parse_yaml,
+};
+pub use span::{SpanIndex, YamlPath};
+pub use types::*;
+pub use virtual_service::*;
