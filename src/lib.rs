@@ -5,8 +5,9 @@
 //! endpoints) and predicts what a real Istio mesh would do with a stream of requests.
 //!
 //! The crate is layered; every import points down:
-//! - [`diag`]: located diagnostics (`FILE:LINE:COLUMN: PATH: message`);
+//! - [`common`] (seeded random streams, simulated time), [`diag`] (located diagnostics);
 //! - [`config`]: the serde mirror of the YAML and the loader (text in, resources out, no I/O);
+//! - [`route`] (requests, matching), [`lb`] (Envoy's load balancers);
 //! - [`model`]: the mesh after `kubectl apply` semantics, and its topology (pods, endpoints);
 //! - [`files`]: the only module that reads files (`Mesh::load`).
 //!
@@ -23,9 +24,16 @@
 // Diagnostics travel only on the cold path (loading, validation); boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod common;
 pub mod config;
 pub mod diag;
 pub mod files;
+pub mod lb;
 pub mod model;
+pub mod route;
 
 pub use model::Mesh;
+pub mod compile;
+pub mod report;
+pub mod sim;
+pub mod trace;

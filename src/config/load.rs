@@ -472,6 +472,17 @@ fn parse_document(file: &Arc<str>, chunk: Chunk<'_>, out: &mut ParsedFile) {
     let (Some(IgnoredString(api_version)), Some(IgnoredString(kind_name))) =
         (header.api_version, header.kind)
     else {
+        // meshsim's own files (traffic specs, policy tests) and peers' test suites may sit in a
+        // policy folder; `-f folder` skips them instead of failing on them.
+        if let Some(kind) = own_file_kind(&spans) {
+            out.ignored.push(Ignored {
+                kind: kind.to_string(),
+                api_version: "meshsim".to_string(),
+                name: None,
+                location: origin.locate(&YamlPath::root()),
+            });
+            return;
+        }
         let missing = YamlPath::root().key("kind");
         out.diagnostics.push(
             Diagnostic::error(
@@ -579,6 +590,18 @@ fn parse_document(file: &Arc<str>, chunk: Chunk<'_>, out: &mut ParsedFile) {
     match res {
         Ok(r) => out.resources.push(r),
         Err(d) => out.diagnostics.push(d),
+    }
+}
+
+/// Recognises meshsim's own YAML files by their top-level key.
+fn own_file_kind(spans: &SpanIndex) -> Option<&'static str> {
+    let has = |k: &str| spans.get(&YamlPath::root().key(k)).is_some();
+    if has("mix") {
+        Some("meshsim traffic spec")
+    } else if has("tests") || has("testCases") {
+        Some("meshsim tests")
+    } else {
+        None
     }
 }
 

@@ -13,6 +13,7 @@ mod gateway;
 mod kube;
 mod load;
 pub mod span;
+pub mod traffic;
 mod types;
 mod virtual_service;
 

@@ -85,6 +85,8 @@ pub mod codes {
     pub const OUT_OF_RANGE: Code = Code("MS0031");
     /// Two workloads were given the same address.
     pub const ADDRESS_CONFLICT: Code = Code("MS0032");
+    /// A root VirtualService delegates to one that does not exist.
+    pub const MISSING_DELEGATE: Code = Code("MS0040");
 }
 
 /// Where in which file: 1-based line and column (columns count characters, as editors do).

@@ -384,17 +384,33 @@ impl Topology {
             .collect();
         for host in &spec.hosts {
             let hostname = resolve_host(host, &se.namespace);
+            // DNS resolution without endpoints: the host itself is the one (logical) endpoint.
+            let dns_self = members.is_empty()
+                && matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin);
+            let members: Vec<usize> = if dns_self {
+                self.instances.push(Instance {
+                    name: hostname.clone(),
+                    namespace: se.namespace.clone(),
+                    labels: StringMap::new(),
+                    annotations: se.annotations.clone(),
+                    address: hostname.clone(),
+                    named_ports: BTreeMap::new(),
+                    weight: 1,
+                    source: InstanceSource::ServiceEntryEndpoint {
+                        service_entry: se.name.clone(),
+                        index: 0,
+                    },
+                    origin: se.origin.clone(),
+                });
+                vec![self.instances.len() - 1]
+            } else {
+                members.clone()
+            };
             let endpoints = spec
                 .ports
                 .iter()
                 .map(|p| {
                     let target = p.target_port.unwrap_or(p.number);
-                    if members.is_empty()
-                        && matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin)
-                    {
-                        // DNS resolution of the host itself: one logical endpoint.
-                        return vec![];
-                    }
                     members
                         .iter()
                         .map(|&idx| {

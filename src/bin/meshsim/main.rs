@@ -1,5 +1,7 @@
 //! The `meshsim` command line: thin glue around the library.
 
+mod load;
+mod simulate;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -17,12 +19,18 @@ struct Cli {
 enum Command {
     /// Load YAML files and folders (like `kubectl apply -f`) and report every problem found.
     Validate(validate::Args),
+    /// Run a stream of requests through the mesh and summarise what happened.
+    Simulate(simulate::Args),
+    /// Trace one request: the virtual host, each rule tried, the pick, the endpoint.
+    Explain(simulate::ExplainArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Explain(a) => simulate::explain(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,162 @@
+//! Shared CLI plumbing: load the mesh (printing diagnostics), and build the request stream.
+
+use meshsim::Mesh;
+use meshsim::compile::IstioVersion;
+use meshsim::config::traffic::{TrafficSpec, parse_jsonl, parse_traffic};
+use meshsim::diag::render;
+use meshsim::route::Request;
+use meshsim::sim::stream::{Generator, from_spec};
+use std::path::PathBuf;
+
+/// Mesh files, Istio version and seed: what every simulating command takes.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MeshArgs {
+    /// Files or folders with the mesh (like `kubectl apply -f`; folders recursively).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required = true,
+        value_name = "FILE_OR_DIR"
+    )]
+    pub files: Vec<PathBuf>,
+    /// Istio version whose behaviour to follow (e.g. 1.4 for the tutorial's world).
+    #[arg(long, default_value_t = IstioVersion::NEWEST, value_name = "VERSION")]
+    pub istio_version: IstioVersion,
+    /// Seed of every random choice (same files, requests and seed: same output).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Where requests come from.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RequestArgs {
+    /// A traffic spec (YAML) generating the stream.
+    #[arg(long, value_name = "SPEC.yaml", conflicts_with_all = ["requests", "request"])]
+    pub traffic: Option<PathBuf>,
+    /// Requests, one JSON object per line.
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with = "request")]
+    pub requests: Option<PathBuf>,
+    /// One request in short form, e.g. 'GET http://myweb-service/ cookie:usertype=tester'.
+    #[arg(long, value_name = "REQUEST")]
+    pub request: Option<String>,
+    /// Number of requests (repeats --request; overrides the traffic spec's count).
+    #[arg(short = 'n', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// Loads the mesh; prints every diagnostic; fails on errors.
+pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
+    let (mesh, mut diags) = Mesh::load_all(&args.files);
+    diags.sort();
+    for d in &diags {
+        eprintln!("{}", render::human(d));
+    }
+    if diags.has_errors() {
+        return Err(format!(
+            "the mesh has {} error(s); `meshsim validate` lists them",
+            diags.error_count()
+        ));
+    }
+    Ok(mesh)
+}
+
+/// A stream of requests.
+pub enum Stream {
+    /// Requests from a file, in order.
+    List(Vec<Request>),
+    /// One request, repeated.
+    Repeat(Box<Request>, u64),
+    /// Generated.
+    Generated(Box<Generator>, u64),
+}
+
+impl Stream {
+    /// Number of requests.
+    pub fn len(&self) -> u64 {
+        match self {
+            Stream::List(v) => v.len() as u64,
+            Stream::Repeat(_, n) | Stream::Generated(_, n) => *n,
+        }
+    }
+    /// Request `i`.
+    pub fn get(&self, i: u64) -> Request {
+        match self {
+            Stream::List(v) => v[i as usize].clone(),
+            Stream::Repeat(r, _) => (**r).clone(),
+            Stream::Generated(g, _) => g.request(i),
+        }
+    }
+}
+
+/// Builds the stream and a description of it. Without any request option, a folder's traffic
+/// spec (`traffic.yaml`) is used if there is one, else `GET /` to the first VirtualService host.
+pub fn build_stream(
+    mesh: &Mesh,
+    m: &MeshArgs,
+    r: &RequestArgs,
+) -> Result<(Stream, String), String> {
+    let default_n = 10_000;
+    if let Some(path) = &r.traffic {
+        return traffic_stream(path, m, r.count);
+    }
+    if let Some(path) = &r.requests {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (reqs, diags) = parse_jsonl(&path.display().to_string(), &text);
+        if !diags.is_empty() {
+            for d in &diags {
+                eprintln!("{}", render::human(d));
+            }
+            return Err(format!("{} bad request line(s)", diags.len()));
+        }
+        let list: Vec<Request> = reqs.iter().map(|(_, s)| from_spec(s)).collect();
+        return Ok((Stream::List(list), format!("from {}", path.display())));
+    }
+    if let Some(s) = &r.request {
+        let req = Request::parse_short(s)?;
+        let n = r.count.unwrap_or(1);
+        return Ok((Stream::Repeat(Box::new(req), n), format!("{n} × {s}")));
+    }
+    // Nothing given: a traffic spec shipped with the policy, or a plain GET.
+    for f in &m.files {
+        let candidate = if f.is_dir() {
+            f.join("traffic.yaml")
+        } else {
+            continue;
+        };
+        if candidate.is_file() {
+            return traffic_stream(&candidate, m, r.count);
+        }
+    }
+    let host = mesh
+        .virtual_services
+        .iter()
+        .filter(|v| v.spec.gateways.is_empty())
+        .flat_map(|v| v.spec.hosts.first())
+        .next()
+        .cloned()
+        .or_else(|| mesh.services.first().map(|s| s.name.clone()))
+        .ok_or("no request given and no service to send one to: use --request, --requests or --traffic")?;
+    let req = Request::get(&host);
+    let n = r.count.unwrap_or(default_n);
+    Ok((
+        Stream::Repeat(Box::new(req.clone()), n),
+        format!("{n} × {req}"),
+    ))
+}
+
+fn traffic_stream(
+    path: &PathBuf,
+    m: &MeshArgs,
+    count: Option<u64>,
+) -> Result<(Stream, String), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec: TrafficSpec =
+        parse_traffic(&path.display().to_string(), &text).map_err(|d| render::human(&d))?;
+    let n = count.or(spec.requests).unwrap_or(10_000);
+    let g = Generator::new(&spec, spec.seed.unwrap_or(m.seed))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((
+        Stream::Generated(Box::new(g), n),
+        format!("{n} from {}", path.display()),
+    ))
+}

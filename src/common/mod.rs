@@ -1,0 +1,4 @@
+//! Bottom layer: seeded random streams and simulated time. No I/O, no global state.
+
+pub mod rng;
+pub mod time;

@@ -1,0 +1,72 @@
+//! istiod's half: turn the mesh into Envoy's clusters and route tables.
+//!
+//! Clusters are built once for the whole mesh. Route tables depend on the proxy (a sidecar's
+//! labels and namespace filter `sourceLabels`; a gateway sees only the VirtualServices bound to
+//! it) and the listener port, so they are built on demand and cached by the simulator.
+
+mod cluster;
+mod delegate;
+mod routes;
+mod version;
+
+pub use cluster::{Cluster, cluster_name};
+pub use routes::{Proxy, resolve_gateway_name, vs_gateways};
+pub use version::IstioVersion;
+
+use crate::diag::Diagnostic;
+use crate::model::Mesh;
+use crate::route::RouteTable;
+use std::collections::BTreeMap;
+
+/// The mesh as istiod would push it: clusters, and route tables on demand.
+#[derive(Debug)]
+pub struct CompiledMesh<'m> {
+    /// The mesh.
+    pub mesh: &'m Mesh,
+    /// The Istio version whose translation is followed.
+    pub version: IstioVersion,
+    /// Every cluster, sorted by name.
+    pub clusters: Vec<Cluster>,
+    cluster_index: BTreeMap<String, usize>,
+}
+
+impl<'m> CompiledMesh<'m> {
+    /// Builds the clusters.
+    pub fn new(mesh: &'m Mesh, version: IstioVersion) -> Self {
+        let clusters = cluster::build_clusters(mesh, version);
+        let cluster_index = cluster::index(&clusters);
+        CompiledMesh {
+            mesh,
+            version,
+            clusters,
+            cluster_index,
+        }
+    }
+
+    /// The cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<usize> {
+        self.cluster_index.get(name).copied()
+    }
+
+    /// The route table a proxy has for a listener port, and problems found building it
+    /// (regexes that do not compile, missing delegates). `None` for a gateway without a
+    /// server on that port.
+    pub fn route_table(&self, proxy: &Proxy, port: u32) -> (Option<RouteTable>, Vec<Diagnostic>) {
+        let ctx = routes::Ctx {
+            mesh: self.mesh,
+            clusters: &self.clusters,
+            cluster_index: &self.cluster_index,
+            diags: Default::default(),
+        };
+        let table = match proxy {
+            Proxy::Sidecar { .. } => Some(routes::sidecar_table(&ctx, proxy, port)),
+            Proxy::Gateway { name, .. } => self
+                .mesh
+                .gateways
+                .iter()
+                .position(|g| format!("{}/{}", g.namespace, g.name) == *name)
+                .and_then(|gi| routes::gateway_table(&ctx, gi, proxy, port)),
+        };
+        (table, ctx.diags.into_inner())
+    }
+}

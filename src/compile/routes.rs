@@ -1,0 +1,571 @@
+//! Route tables as istiod generates them for one proxy: a sidecar (`mesh`) or a gateway.
+//!
+//! Sidecar (`BuildSidecarVirtualHostWrapper`): per listener port, a virtual host for each
+//! service with an HTTP port there, using the rules of the first mesh-bound VirtualService for
+//! that host, or Istio's default route; VirtualService hosts outside the registry get their own
+//! virtual host on port 80 only; then the catch-all (`allow_any` or `block_all`).
+//!
+//! Gateway (`buildGatewayHTTPRouteConfig`): per server port, a virtual host per host admitted by
+//! both a server and a bound VirtualService, with the routes of every such VirtualService in
+//! order and catch-all routes moved to the end.
+//!
+//! Per-proxy filtering (`match.port`, `match.gateways`, `match.sourceLabels`,
+//! `match.sourceNamespace`) happens here, at generation time, never per request.
+
+use super::cluster::{Cluster, cluster_name, hash_for_destination, rules_for};
+use super::delegate::expand_delegates;
+use crate::config::{Destination, HttpRoute, Resource, StringMap, VirtualService};
+use crate::diag::{Diagnostic, codes};
+use crate::lb::hash::HashPolicy;
+use crate::model::{Mesh, host_matches, resolve_host, service_aliases};
+use crate::route::{
+    Action, Forward, MirrorPolicy, Route, RouteMatch, RouteTable, Target, VirtualHost,
+    VirtualHostSource, WeightedTarget,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The proxy a route table is generated for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proxy {
+    /// A sidecar of a workload with these labels, in this namespace.
+    Sidecar {
+        /// Namespace.
+        namespace: String,
+        /// Workload labels.
+        labels: StringMap,
+    },
+    /// A gateway, by `namespace/name` of its Gateway resource.
+    Gateway {
+        /// `namespace/name`.
+        name: String,
+        /// The gateway workload's labels (its selector).
+        labels: StringMap,
+    },
+}
+
+impl Proxy {
+    fn gateway_names(&self) -> BTreeSet<String> {
+        match self {
+            Proxy::Sidecar { .. } => ["mesh".to_string()].into(),
+            Proxy::Gateway { name, .. } => [name.clone()].into(),
+        }
+    }
+    fn labels(&self) -> &StringMap {
+        match self {
+            Proxy::Sidecar { labels, .. } | Proxy::Gateway { labels, .. } => labels,
+        }
+    }
+    fn namespace(&self) -> &str {
+        match self {
+            Proxy::Sidecar { namespace, .. } => namespace,
+            Proxy::Gateway { name, .. } => name.split('/').next().unwrap_or("default"),
+        }
+    }
+}
+
+/// Resolves a gateway reference written in a VirtualService of `namespace` to `ns/name`
+/// (`resolveGatewayName`).
+pub fn resolve_gateway_name(g: &str, namespace: &str) -> String {
+    if g == "mesh" {
+        return g.to_string();
+    }
+    if let Some(name) = g.strip_prefix("./") {
+        return format!("{namespace}/{name}");
+    }
+    if g.contains('/') {
+        return g.to_string();
+    }
+    // Legacy `name.ns.svc.cluster.local` or `name.ns`.
+    if let Some((name, rest)) = g.split_once('.') {
+        let ns = rest.split('.').next().unwrap_or(namespace);
+        return format!("{ns}/{name}");
+    }
+    format!("{namespace}/{g}")
+}
+
+/// Top-level gateways of a VirtualService, resolved; empty means `mesh`.
+pub fn vs_gateways(vs: &Resource<VirtualService>) -> Vec<String> {
+    if vs.spec.gateways.is_empty() {
+        return vec!["mesh".into()];
+    }
+    vs.spec
+        .gateways
+        .iter()
+        .map(|g| resolve_gateway_name(g, &vs.namespace))
+        .collect()
+}
+
+/// Builds routes from a VirtualService for a proxy and listener port
+/// (`BuildHTTPRoutesForVirtualService`); empty when every block is filtered out.
+pub(crate) fn routes_for_vs(
+    ctx: &Ctx<'_>,
+    vs_index: usize,
+    proxy: &Proxy,
+    port: u32,
+) -> Vec<Route> {
+    let vs = &ctx.mesh.virtual_services[vs_index];
+    let rules = expand_delegates(ctx.mesh, vs_index, ctx.diags_sink());
+    let gw_names = proxy.gateway_names();
+    let mut out = Vec::new();
+    'rules: for er in &rules {
+        let http = &er.rule;
+        let blocks: Vec<Option<(usize, &crate::config::HttpMatchRequest)>> =
+            if http.matches.is_empty() {
+                vec![None]
+            } else {
+                http.matches.iter().enumerate().map(Some).collect()
+            };
+        for block in blocks {
+            if let Some((_, m)) = block {
+                if m.port.is_some_and(|p| p != 0 && p != port) {
+                    continue;
+                }
+                let gateways: Vec<String> = m
+                    .gateways
+                    .iter()
+                    .map(|g| resolve_gateway_name(g, &vs.namespace))
+                    .collect();
+                let source_ok = if !gateways.is_empty() {
+                    gateways.iter().any(|g| gw_names.contains(g))
+                } else {
+                    crate::model::labels_match(&m.source_labels, proxy.labels())
+                        && m.source_namespace
+                            .as_deref()
+                            .is_none_or(|ns| ns == proxy.namespace())
+                };
+                if !source_ok {
+                    continue;
+                }
+            }
+            let matcher = match block {
+                None => RouteMatch::any(),
+                Some((_, m)) => match RouteMatch::from_istio(m) {
+                    Ok(rm) => rm,
+                    Err(e) => {
+                        let origin = &ctx.mesh.virtual_services[er.origin_vs].origin;
+                        let path = er.path.key("match");
+                        ctx.report(
+                            Diagnostic::error(codes::INVALID_VALUE, e)
+                                .at(origin.locate(&path))
+                                .with_path(path.to_string()),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let name = match (
+                http.name.as_deref(),
+                block.and_then(|(_, m)| m.name.as_deref()),
+            ) {
+                (Some(r), Some(m)) => Some(format!("{r}.{m}")),
+                (Some(r), None) => Some(r.to_string()),
+                (None, Some(m)) => Some(format!(".{m}")),
+                (None, None) => None,
+            };
+            let route = Route {
+                name,
+                virtual_service: Some(vs_index),
+                rule: er.root_rule,
+                match_index: block.map(|(j, _)| j),
+                delegate: er.delegate,
+                action: action(ctx, http, &er.namespace, port),
+                matcher,
+            };
+            let catch_all = route.matcher.is_catch_all();
+            out.push(route);
+            if block.is_none() || catch_all {
+                break 'rules;
+            }
+        }
+    }
+    out
+}
+
+/// What istiod needs while building: the mesh, the clusters, and a place for problems.
+pub(crate) struct Ctx<'a> {
+    pub mesh: &'a Mesh,
+    pub clusters: &'a [Cluster],
+    pub cluster_index: &'a BTreeMap<String, usize>,
+    pub diags: std::cell::RefCell<Vec<Diagnostic>>,
+}
+
+impl Ctx<'_> {
+    fn report(&self, d: Diagnostic) {
+        let mut v = self.diags.borrow_mut();
+        if !v.contains(&d) {
+            v.push(d);
+        }
+    }
+    fn diags_sink(&self) -> &std::cell::RefCell<Vec<Diagnostic>> {
+        &self.diags
+    }
+}
+
+fn target(
+    ctx: &Ctx<'_>,
+    d: &Destination,
+    namespace: &str,
+    listener_port: u32,
+) -> (Target, Option<u32>) {
+    let host = resolve_host(&d.host, namespace);
+    let svc = ctx.mesh.topology.service(&host);
+    let explicit = d.port.map(|p| p.number).filter(|&p| p != 0);
+    let port = explicit.unwrap_or_else(|| match svc {
+        Some(s) if s.ports.len() == 1 => s.ports[0].number,
+        _ => listener_port,
+    });
+    let subset = d.subset.clone().filter(|s| !s.is_empty());
+    let name = cluster_name(port, subset.as_deref(), &host);
+    let cluster = ctx.cluster_index.get(&name).copied();
+    (
+        Target {
+            cluster_name: name,
+            cluster,
+            host,
+            subset,
+            port,
+        },
+        explicit,
+    )
+}
+
+fn percent_fraction(value: f64) -> (u64, u64) {
+    // istiod: translatePercentToFractionalPercent, value × 10000 out of a million.
+    ((value * 10_000.0).round().max(0.0) as u64, 1_000_000)
+}
+
+fn action(ctx: &Ctx<'_>, http: &HttpRoute, namespace: &str, port: u32) -> Action {
+    if let Some(r) = &http.redirect {
+        let status = match r.redirect_code {
+            None | Some(0) | Some(301) => 301,
+            Some(c) => c as u16,
+        };
+        let scheme = r.scheme.clone().unwrap_or_else(|| "http".into());
+        let location = format!(
+            "{scheme}://{}{}",
+            r.authority.as_deref().unwrap_or("<same host>"),
+            r.uri.as_deref().unwrap_or("<same path>")
+        );
+        return Action::Redirect { status, location };
+    }
+    if let Some(d) = &http.direct_response {
+        return Action::DirectResponse {
+            status: d.status as u16,
+        };
+    }
+    let mut hash_policy: Vec<HashPolicy> = Vec::new();
+    let mut clusters = Vec::new();
+    let weighted = http.route.len() > 1;
+    for rd in &http.route {
+        if weighted && rd.weight <= 0 {
+            continue;
+        }
+        let (t, explicit_port) = target(ctx, &rd.destination, namespace, port);
+        let rule = rules_for(ctx.mesh, &t.host);
+        if let Some(h) = hash_for_destination(&rule, t.subset.as_deref(), explicit_port) {
+            hash_policy.push(h);
+        }
+        clusters.push(WeightedTarget {
+            target: t,
+            weight: if weighted { rd.weight as u32 } else { 0 },
+        });
+    }
+    let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
+    let mut mirrors = Vec::new();
+    if let Some(m) = &http.mirror {
+        let frac = match (&http.mirror_percentage, http.mirror_percent) {
+            (Some(p), _) => (p.value > 0.0).then(|| percent_fraction(p.value)),
+            (None, Some(p)) => (p > 0).then_some((p as u64, 100)),
+            (None, None) => Some((100, 100)),
+        };
+        if let Some((numerator, denominator)) = frac {
+            mirrors.push(MirrorPolicy {
+                target: target(ctx, m, namespace, port).0,
+                numerator,
+                denominator,
+            });
+        }
+    }
+    for m in &http.mirrors {
+        let frac = match &m.percentage {
+            Some(p) => (p.value > 0.0).then(|| percent_fraction(p.value)),
+            None => Some((100, 100)),
+        };
+        if let Some((numerator, denominator)) = frac {
+            mirrors.push(MirrorPolicy {
+                target: target(ctx, &m.destination, namespace, port).0,
+                numerator,
+                denominator,
+            });
+        }
+    }
+    let host_rewrite = http
+        .rewrite
+        .as_ref()
+        .and_then(|r| r.authority.clone())
+        .or_else(|| {
+            http.headers.as_ref().and_then(|h| {
+                h.request.as_ref().and_then(|r| {
+                    r.set
+                        .iter()
+                        .chain(r.add.iter())
+                        .find(|(k, _)| {
+                            k.eq_ignore_ascii_case(":authority") || k.eq_ignore_ascii_case("host")
+                        })
+                        .map(|(_, v)| v.clone())
+                })
+            })
+        });
+    Action::Forward(Box::new(Forward {
+        clusters,
+        weighted,
+        total_weight,
+        hash_policy,
+        mirrors,
+        timeout: http.timeout,
+        retries: http.retries.clone(),
+        fault: http.fault.clone(),
+        host_rewrite,
+    }))
+}
+
+fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>) -> Route {
+    let name = cluster_name(port, None, host);
+    Route {
+        name: Some("default".into()),
+        virtual_service: None,
+        rule: 0,
+        match_index: None,
+        delegate: None,
+        matcher: RouteMatch::any(),
+        action: Action::Forward(Box::new(Forward {
+            clusters: vec![WeightedTarget {
+                target: Target {
+                    cluster: ctx.cluster_index.get(&name).copied(),
+                    cluster_name: name,
+                    host: host.to_string(),
+                    subset: None,
+                    port,
+                },
+                weight: 0,
+            }],
+            weighted: false,
+            total_weight: 0,
+            hash_policy: cluster
+                .map(|c| c.default_hash_policy.clone())
+                .unwrap_or_default(),
+            mirrors: vec![],
+            timeout: None,
+            retries: None,
+            fault: None,
+            host_rewrite: None,
+        })),
+    }
+}
+
+fn is_http(protocol: &str) -> bool {
+    matches!(
+        protocol,
+        "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" | "UNSPECIFIED"
+    )
+}
+
+/// The sidecar route table for one listener port.
+pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTable {
+    let mesh = ctx.mesh;
+    let client_ns = proxy.namespace().to_string();
+    let services: Vec<&crate::model::Service> = mesh
+        .topology
+        .services
+        .iter()
+        .filter(|s| {
+            s.ports
+                .iter()
+                .any(|p| p.number == port && is_http(&p.protocol))
+        })
+        .collect();
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut vhosts: Vec<VirtualHost> = Vec::new();
+    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
+        if vs.spec.hosts.is_empty() || !vs_gateways(vs).iter().any(|g| g == "mesh") {
+            continue;
+        }
+        let routes = routes_for_vs(ctx, vi, proxy, port);
+        if routes.is_empty() {
+            continue;
+        }
+        let mut non_registry = Vec::new();
+        let mut matched = false;
+        for h in &vs.spec.hosts {
+            let host = resolve_host(h, &vs.namespace);
+            let svcs: Vec<&&crate::model::Service> = if host.contains('*') {
+                services
+                    .iter()
+                    .filter(|s| host_matches(&host, &s.hostname))
+                    .collect()
+            } else {
+                services.iter().filter(|s| s.hostname == host).collect()
+            };
+            let in_registry = mesh.topology.service(&host).is_some()
+                || (host.contains('*')
+                    && mesh
+                        .topology
+                        .services
+                        .iter()
+                        .any(|s| host_matches(&host, &s.hostname)));
+            if !in_registry {
+                non_registry.push(host.clone());
+            }
+            for s in svcs {
+                matched = true;
+                if claimed.insert(s.hostname.clone()) {
+                    vhosts.push(VirtualHost {
+                        name: format!("{}:{port}", s.hostname),
+                        domains: service_aliases(&s.hostname, &client_ns),
+                        routes: routes.clone(),
+                        source: VirtualHostSource::VirtualService(vi),
+                    });
+                }
+            }
+        }
+        // Hosts outside the registry only get a virtual host on port 80 (istiod's hack).
+        if !non_registry.is_empty() && (port == 80 || matched) {
+            vhosts.push(VirtualHost {
+                name: format!("{}:{port}", non_registry.join(",")),
+                domains: non_registry,
+                routes,
+                source: VirtualHostSource::VirtualService(vi),
+            });
+        }
+    }
+    for s in &services {
+        if claimed.contains(&s.hostname) {
+            continue;
+        }
+        let name = cluster_name(port, None, &s.hostname);
+        let cluster = ctx.cluster_index.get(&name).map(|&i| &ctx.clusters[i]);
+        vhosts.push(VirtualHost {
+            name: format!("{}:{port}", s.hostname),
+            domains: service_aliases(&s.hostname, &client_ns),
+            routes: vec![default_route(cluster, &s.hostname, port, ctx)],
+            source: VirtualHostSource::DefaultRoute,
+        });
+    }
+    // Domains are unique across virtual hosts: the first one keeps a duplicate.
+    let mut seen = BTreeSet::new();
+    for vh in &mut vhosts {
+        vh.domains.retain(|d| seen.insert(d.clone()));
+    }
+    vhosts.retain(|vh| !vh.domains.is_empty());
+    let (name, action, source) = match mesh.outbound_traffic_policy {
+        crate::config::OutboundMode::AllowAny => (
+            "allow_any",
+            Action::Passthrough,
+            VirtualHostSource::AllowAny,
+        ),
+        crate::config::OutboundMode::RegistryOnly => {
+            ("block_all", Action::Block, VirtualHostSource::BlockAll)
+        }
+    };
+    vhosts.push(VirtualHost {
+        name: name.into(),
+        domains: vec!["*".into()],
+        routes: vec![Route {
+            name: Some(name.into()),
+            virtual_service: None,
+            rule: 0,
+            match_index: None,
+            delegate: None,
+            matcher: RouteMatch::any(),
+            action,
+        }],
+        source,
+    });
+    RouteTable {
+        port,
+        virtual_hosts: vhosts,
+    }
+}
+
+/// The gateway route table for one server port. `None` when the gateway has no server there.
+pub(crate) fn gateway_table(
+    ctx: &Ctx<'_>,
+    gateway: usize,
+    proxy: &Proxy,
+    port: u32,
+) -> Option<RouteTable> {
+    let mesh = ctx.mesh;
+    let gw = &mesh.gateways[gateway];
+    let gw_name = format!("{}/{}", gw.namespace, gw.name);
+    let servers: Vec<_> = gw
+        .spec
+        .servers
+        .iter()
+        .filter(|s| s.port.as_ref().is_some_and(|p| p.number == port))
+        .collect();
+    if servers.is_empty() {
+        return None;
+    }
+    // domain → (VirtualService indices, routes)
+    let mut by_domain: BTreeMap<String, (Vec<usize>, Vec<Route>)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
+        if !vs_gateways(vs).contains(&gw_name) {
+            continue;
+        }
+        let mut routes: Option<Vec<Route>> = None;
+        for h in &vs.spec.hosts {
+            let vs_host = resolve_host(h, &vs.namespace);
+            for server in &servers {
+                for sh in &server.hosts {
+                    let (ns, pattern) = match sh.split_once('/') {
+                        Some((ns, p)) => (ns, p),
+                        None => ("*", sh.as_str()),
+                    };
+                    let ns_ok = ns == "*"
+                        || (ns == "." && vs.namespace == gw.namespace)
+                        || ns == vs.namespace;
+                    if !ns_ok {
+                        continue;
+                    }
+                    let pattern = pattern.to_ascii_lowercase();
+                    let domain = if host_matches(&pattern, &vs_host) {
+                        vs_host.clone()
+                    } else if host_matches(&vs_host, &pattern) {
+                        pattern.clone()
+                    } else {
+                        continue;
+                    };
+                    let rs = routes.get_or_insert_with(|| routes_for_vs(ctx, vi, proxy, port));
+                    if rs.is_empty() {
+                        continue;
+                    }
+                    let entry = by_domain.entry(domain.clone()).or_insert_with(|| {
+                        order.push(domain.clone());
+                        (Vec::new(), Vec::new())
+                    });
+                    if !entry.0.contains(&vi) {
+                        entry.0.push(vi);
+                        entry.1.extend(rs.iter().cloned());
+                    }
+                }
+            }
+        }
+    }
+    let mut vhosts = Vec::new();
+    for d in order {
+        let (vss, mut routes) = by_domain.remove(&d).unwrap_or_default();
+        // Catch-all routes go last (stable), as istiod's SortVHostRoutes does.
+        routes.sort_by_key(|r| r.matcher.is_catch_all());
+        vhosts.push(VirtualHost {
+            name: format!("{d}:{port}"),
+            domains: vec![d],
+            routes,
+            source: VirtualHostSource::Gateway(vss),
+        });
+    }
+    Some(RouteTable {
+        port,
+        virtual_hosts: vhosts,
+    })
+}

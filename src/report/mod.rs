@@ -1,0 +1,164 @@
+//! Rendering: pure functions from summaries, decisions and traces to text or JSON.
+
+mod table;
+
+pub use table::Table;
+
+use crate::route::Request;
+use crate::sim::{Decision, Summary};
+use crate::trace::Trace;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// What a run was, so that reports are reproducible.
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    /// Files and folders loaded.
+    pub files: Vec<String>,
+    /// Istio version profile.
+    pub istio_version: String,
+    /// Seed.
+    pub seed: u64,
+    /// Where the requests came from.
+    pub requests_from: String,
+}
+
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", n as f64 * 100.0 / of as f64)
+    }
+}
+
+/// The human summary: routes, destinations (with expected shares), endpoints, statuses,
+/// mirrors.
+pub fn summary_table(s: &Summary, info: &RunInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} requests ({}), seed {}, Istio {}",
+        s.requests, info.requests_from, info.seed, info.istio_version
+    );
+    let n = s.requests;
+    let mut t = Table::new(["ROUTE", "REQUESTS", "SHARE"]);
+    for (r, c) in &s.routes {
+        t.row([r.clone(), c.to_string(), pct(*c, n)]);
+    }
+    out.push('\n');
+    out.push_str(&t.render());
+    if !s.destinations.is_empty() {
+        let mut t = Table::new([
+            "ROUTE",
+            "DESTINATION",
+            "REQUESTS",
+            "SHARE OF ROUTE",
+            "EXPECTED",
+        ]);
+        for ((r, d), c) in &s.destinations {
+            let route_total = s.routes.get(r).copied().unwrap_or(0);
+            t.row([
+                r.clone(),
+                d.clone(),
+                c.count.to_string(),
+                pct(c.count, route_total),
+                c.expected
+                    .map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    if !s.endpoints.is_empty() {
+        let mut t = Table::new(["DESTINATION", "ENDPOINT", "WORKLOAD", "REQUESTS", "SHARE"]);
+        for ((d, e, w), c) in &s.endpoints {
+            t.row([d.clone(), e.clone(), w.clone(), c.to_string(), pct(*c, n)]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    let mut t = Table::new(["STATUS", "FLAGS", "REQUESTS", "SHARE"]);
+    for ((st, f), c) in &s.statuses {
+        t.row([st.to_string(), f.clone(), c.to_string(), pct(*c, n)]);
+    }
+    out.push('\n');
+    out.push_str(&t.render());
+    if !s.mirrors.is_empty() {
+        let mut t = Table::new(["MIRRORED TO", "ENDPOINT", "COPIES", "SHARE OF REQUESTS"]);
+        for ((h, e), c) in &s.mirrors {
+            t.row([h.clone(), e.clone(), c.to_string(), pct(*c, n)]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    if s.passthrough > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} request(s) passed through to the address the client dialled (PassthroughCluster)",
+            s.passthrough
+        );
+    }
+    out
+}
+
+/// The summary as JSON.
+pub fn summary_json(s: &Summary, info: &RunInfo) -> Value {
+    json!({
+        "inputs": {
+            "files": info.files,
+            "istioVersion": info.istio_version,
+            "seed": info.seed,
+            "requestsFrom": info.requests_from,
+        },
+        "requests": s.requests,
+        "routes": s.routes.iter().map(|(r, c)| json!({"route": r, "requests": c})).collect::<Vec<_>>(),
+        "destinations": s.destinations.iter().map(|((r, d), c)| json!({
+            "route": r, "destination": d, "requests": c.count, "expectedShareOfRoute": c.expected,
+        })).collect::<Vec<_>>(),
+        "endpoints": s.endpoints.iter().map(|((d, e, w), c)| json!({
+            "destination": d, "endpoint": e, "workload": w, "requests": c,
+        })).collect::<Vec<_>>(),
+        "statuses": s.statuses.iter().map(|((st, f), c)| json!({
+            "status": st, "flags": f, "requests": c,
+        })).collect::<Vec<_>>(),
+        "mirrors": s.mirrors.iter().map(|((h, e), c)| json!({
+            "destination": h, "endpoint": e, "copies": c,
+        })).collect::<Vec<_>>(),
+        "passthrough": s.passthrough,
+    })
+}
+
+/// One decision as a JSON line.
+pub fn decision_json(d: &Decision) -> String {
+    serde_json::to_string(d).unwrap_or_default()
+}
+
+/// The readable trace of one request.
+pub fn explain_text(req: &Request, d: &Decision, trace: &Trace) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "request: {req}");
+    for e in &trace.0 {
+        let _ = writeln!(out, "  {e}");
+    }
+    let _ = write!(out, "result: {} {}", d.status, d.flags);
+    if d.route.is_some() {
+        let _ = write!(out, ", route {}", d.route_label());
+    }
+    if d.destination.is_some() {
+        let _ = write!(out, ", {}", d.destination_label());
+    }
+    if let Some(e) = &d.endpoint {
+        let _ = write!(out, ", {e} ({})", d.workload.as_deref().unwrap_or("-"));
+    }
+    if d.passthrough {
+        out.push_str(", passthrough");
+    }
+    for m in &d.mirrors {
+        let _ = write!(out, "\n  mirrored to {} as {}", m.host, m.authority);
+    }
+    if let Some(c) = &d.set_cookie {
+        let _ = write!(out, "\n  Set-Cookie: {c}");
+    }
+    out.push('\n');
+    out
+}

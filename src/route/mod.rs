@@ -1,0 +1,14 @@
+//! Requests, route tables and route matching, as Envoy evaluates the routes istiod generates.
+
+mod matcher;
+mod request;
+mod table;
+
+pub use matcher::{
+    HeaderMatcher, Mismatch, PathMatcher, QueryMatcher, Regex, RouteMatch, StringMatcher,
+};
+pub use request::{Request, Source, strip_port};
+pub use table::{
+    Action, DomainMatch, Forward, MirrorPolicy, Route, RouteTable, Target, VirtualHost,
+    VirtualHostSource, WeightedTarget,
+};

@@ -1,0 +1,214 @@
+//! The request as the router sees it: pseudo-headers, headers (names lowercased, as Envoy
+//! stores them), the calling workload and the gateway it entered through.
+
+use crate::config::StringMap;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The workload a request comes from (a sidecar's identity).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    /// Labels of the calling workload (`sourceLabels` match against them).
+    pub labels: StringMap,
+    /// Its IP (`useSourceIp` hashes it).
+    pub ip: Option<String>,
+    /// Its namespace (default `default`).
+    pub namespace: Option<String>,
+}
+
+/// One HTTP request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The Host / `:authority` value, raw (with its port, if any).
+    pub authority: String,
+    /// `:method`.
+    pub method: String,
+    /// `:scheme`.
+    pub scheme: String,
+    /// `:path`, with the query string.
+    pub path: String,
+    /// Headers in order, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The calling workload; `None` is a sidecar with no labels in `default`.
+    pub source: Option<Source>,
+    /// The gateway the request enters through (`name` or `namespace/name`); `None` is the mesh.
+    pub gateway: Option<String>,
+    /// Arrival time in nanoseconds on the simulated clock, if given.
+    pub time: Option<u64>,
+}
+
+impl Request {
+    /// `GET /` to `authority`, no headers.
+    pub fn get(authority: &str) -> Self {
+        Request {
+            authority: authority.to_string(),
+            method: "GET".into(),
+            scheme: "http".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            source: None,
+            gateway: None,
+            time: None,
+        }
+    }
+
+    /// Adds a header (the name is lowercased).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// Sets the path.
+    pub fn with_path(mut self, path: &str) -> Self {
+        self.path = path.to_string();
+        self
+    }
+
+    /// Parses the short form the CLI accepts:
+    /// `[METHOD] URL [name:value ...]`, e.g. `GET http://myweb-service/ cookie:usertype=tester`.
+    /// The URL may omit the scheme (`myweb-service/path`).
+    ///
+    /// ```
+    /// use meshsim::route::Request;
+    /// let r = Request::parse_short("GET http://myweb-service:80/a?b=1 cookie:usertype=tester").unwrap();
+    /// assert_eq!((r.method.as_str(), r.authority.as_str(), r.path.as_str()), ("GET", "myweb-service:80", "/a?b=1"));
+    /// assert_eq!(r.header("cookie").as_deref(), Some("usertype=tester"));
+    /// ```
+    pub fn parse_short(s: &str) -> Result<Self, String> {
+        let mut words = s.split_whitespace().peekable();
+        let first = words.next().ok_or("empty request")?;
+        let (method, url) = if first.chars().all(|c| c.is_ascii_uppercase()) && !first.is_empty() {
+            let url = words
+                .next()
+                .ok_or_else(|| format!("`{s}`: expected a URL after the method `{first}`"))?;
+            (first.to_string(), url)
+        } else {
+            ("GET".to_string(), first)
+        };
+        let (scheme, rest) = match url.split_once("://") {
+            Some((sc, r)) => (sc.to_ascii_lowercase(), r),
+            None => ("http".to_string(), url),
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.is_empty() {
+            return Err(format!("`{s}`: the URL has no host"));
+        }
+        let mut r = Request {
+            authority: authority.to_string(),
+            method,
+            scheme,
+            path,
+            ..Request::get("")
+        };
+        for w in words {
+            let (n, v) = w
+                .split_once(':')
+                .ok_or_else(|| format!("`{w}`: expected a header as name:value"))?;
+            if n.is_empty() {
+                return Err(format!("`{w}`: empty header name"));
+            }
+            r.headers.push((n.to_ascii_lowercase(), v.to_string()));
+        }
+        Ok(r)
+    }
+
+    /// The value of a header as Envoy's matchers see it: all values joined with `,`. Pseudo
+    /// headers `:authority`, `:method`, `:scheme`, `:path` (and `host`) come from the request line.
+    pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        match name {
+            ":authority" | "host" => return Some(Cow::Borrowed(&self.authority)),
+            ":method" => return Some(Cow::Borrowed(&self.method)),
+            ":scheme" => return Some(Cow::Borrowed(&self.scheme)),
+            ":path" => return Some(Cow::Borrowed(&self.path)),
+            _ => {}
+        }
+        let mut it = self.headers.iter().filter(|(n, _)| n == name);
+        let first = it.next()?;
+        match it.next() {
+            None => Some(Cow::Borrowed(&first.1)),
+            Some(second) => {
+                let mut s = format!("{},{}", first.1, second.1);
+                for (_, v) in it {
+                    s.push(',');
+                    s.push_str(v);
+                }
+                Some(Cow::Owned(s))
+            }
+        }
+    }
+
+    /// Every value of a header, in order (hash policies use them all).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path without query string and fragment.
+    pub fn path_only(&self) -> &str {
+        let end = self.path.find(['?', '#']).unwrap_or(self.path.len());
+        &self.path[..end]
+    }
+
+    /// The first value of a query parameter, as Envoy's route matcher reads it (split on `&`
+    /// and the first `=`, no percent-decoding; a bare `key` has the value "").
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        let q = self.path.split_once('?')?.1;
+        let q = q.split('#').next().unwrap_or("");
+        q.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// The host without a port, lowercased (what Envoy uses to pick the virtual host).
+    pub fn host(&self) -> String {
+        strip_port(&self.authority).to_ascii_lowercase()
+    }
+
+    /// The port of the authority, if it has one.
+    pub fn port(&self) -> Option<u32> {
+        let a = &self.authority;
+        let i = a.rfind(':')?;
+        if a[i..].contains(']') {
+            return None;
+        }
+        a[i + 1..].parse().ok()
+    }
+}
+
+/// `host:port` → `host` (IPv6 literals keep their brackets).
+pub fn strip_port(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(i)
+            if !authority[i..].contains(']')
+                && authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &authority[..i]
+        }
+        _ => authority,
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}://{}{}",
+            self.method, self.scheme, self.authority, self.path
+        )?;
+        for (n, v) in &self.headers {
+            write!(f, " {n}:{v}")?;
+        }
+        if let Some(g) = &self.gateway {
+            write!(f, " (via gateway {g})")?;
+        }
+        Ok(())
+    }
+}

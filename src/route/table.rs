@@ -1,0 +1,290 @@
+//! Route-table types, shaped like Envoy's `RouteConfiguration`: virtual hosts with domains,
+//! routes in order, and what each route does. istiod fills them (see `compile`); the simulator
+//! walks them.
+
+use super::matcher::RouteMatch;
+use crate::config::{Duration, HttpFaultInjection, HttpRetry};
+use crate::lb::hash::HashPolicy;
+use std::fmt;
+
+/// One Envoy route configuration: the virtual hosts of one listener port (sidecar) or one
+/// gateway server port.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    /// The listener port.
+    pub port: u32,
+    /// Virtual hosts; domains are unique across them.
+    pub virtual_hosts: Vec<VirtualHost>,
+}
+
+/// Where a virtual host came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VirtualHostSource {
+    /// The rules of one VirtualService (index into `Mesh::virtual_services`).
+    VirtualService(usize),
+    /// The merged rules of several VirtualServices bound to a gateway.
+    Gateway(Vec<usize>),
+    /// Istio's default route of a service without a VirtualService.
+    DefaultRoute,
+    /// The sidecar's catch-all for unknown hosts under `ALLOW_ANY`.
+    AllowAny,
+    /// The sidecar's catch-all for unknown hosts under `REGISTRY_ONLY`.
+    BlockAll,
+}
+
+/// An Envoy virtual host.
+#[derive(Clone, Debug)]
+pub struct VirtualHost {
+    /// Name (`myweb-service.default.svc.cluster.local:80`, `allow_any`, ...).
+    pub name: String,
+    /// Domains it answers for (exact, `*.suffix`, `prefix.*` or `*`).
+    pub domains: Vec<String>,
+    /// Routes, first match wins.
+    pub routes: Vec<Route>,
+    /// Where it came from.
+    pub source: VirtualHostSource,
+}
+
+/// One route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// `http[].name` (`.match.name` appended), or `default` for Istio's default route.
+    pub name: Option<String>,
+    /// The VirtualService it came from (index into `Mesh::virtual_services`).
+    pub virtual_service: Option<usize>,
+    /// Index of the `http[]` rule in that VirtualService (after delegate expansion: the root's).
+    pub rule: usize,
+    /// Index of the match block, if the rule had matches.
+    pub match_index: Option<usize>,
+    /// For delegated rules: the delegate VirtualService and its rule index.
+    pub delegate: Option<(usize, usize)>,
+    /// The match.
+    pub matcher: RouteMatch,
+    /// What it does.
+    pub action: Action,
+}
+
+impl Route {
+    /// A label for reports: the rule name, or `http[i]` (with `.match[j]`).
+    pub fn label(&self) -> String {
+        if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
+            return n.to_string();
+        }
+        match self.match_index {
+            Some(j) => format!("http[{}].match[{j}]", self.rule),
+            None => format!("http[{}]", self.rule),
+        }
+    }
+}
+
+/// A route's action.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Forward to one or several weighted clusters.
+    Forward(Box<Forward>),
+    /// Answer with a redirect.
+    Redirect {
+        /// 301, 302, 303, 307 or 308.
+        status: u16,
+        /// Target, for reports (`http://authority/uri`).
+        location: String,
+    },
+    /// Answer directly.
+    DirectResponse {
+        /// Status.
+        status: u16,
+    },
+    /// Forward to the address the caller dialled (`PassthroughCluster`).
+    Passthrough,
+    /// Answer 502 (`block_all` under `REGISTRY_ONLY`).
+    Block,
+}
+
+/// A destination as Envoy sees it: a cluster, and what Istio destination it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `outbound|PORT|SUBSET|HOST`.
+    pub cluster_name: String,
+    /// Index of the cluster, if it exists (a missing cluster gives 503 NC).
+    pub cluster: Option<usize>,
+    /// Destination host (FQDN).
+    pub host: String,
+    /// Subset, if any.
+    pub subset: Option<String>,
+    /// Port.
+    pub port: u32,
+}
+
+/// One entry of `weighted_clusters`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightedTarget {
+    /// The destination.
+    pub target: Target,
+    /// Its weight (0 for a lone destination: it takes everything).
+    pub weight: u32,
+}
+
+/// A `request_mirror_policies` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorPolicy {
+    /// Where copies go.
+    pub target: Target,
+    /// Mirror when `stream_id % denominator < numerator`.
+    pub numerator: u64,
+    /// 100 or 1,000,000.
+    pub denominator: u64,
+}
+
+/// The forwarding part of a route.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// One destination (a plain `cluster`) or several (`weighted_clusters`).
+    pub clusters: Vec<WeightedTarget>,
+    /// Whether Envoy sees `weighted_clusters` (even with one entry left).
+    pub weighted: bool,
+    /// Sum of the weights.
+    pub total_weight: u64,
+    /// Hash policies (from DestinationRules with consistent hashing).
+    pub hash_policy: Vec<HashPolicy>,
+    /// Mirrors.
+    pub mirrors: Vec<MirrorPolicy>,
+    /// Route timeout (`None`: disabled, Istio's default).
+    pub timeout: Option<Duration>,
+    /// The VirtualService's retry policy, if it set one.
+    pub retries: Option<HttpRetry>,
+    /// Fault injection.
+    pub fault: Option<HttpFaultInjection>,
+    /// Authority rewrite.
+    pub host_rewrite: Option<String>,
+}
+
+impl Forward {
+    /// Envoy's weighted-cluster choice (`pickClusterIndex`): `stream_id % total`, walked in
+    /// config order. Returns the index into `clusters` and the value used.
+    ///
+    /// ```
+    /// # use meshsim::route::{Forward, WeightedTarget, Target};
+    /// # let t = |n: &str, w| WeightedTarget { weight: w, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
+    /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
+    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retries: None, fault: None, host_rewrite: None };
+    /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.
+    /// assert_eq!(f.pick(115).0, 0);
+    /// assert_eq!(f.pick(445).0, 1);
+    /// assert_eq!(f.pick(560).0, 2);
+    /// ```
+    #[inline]
+    pub fn pick(&self, stream_id: u64) -> (usize, Option<u64>) {
+        if !self.weighted || self.total_weight == 0 {
+            return (0, None);
+        }
+        let v = stream_id % self.total_weight;
+        let mut begin = 0u64;
+        for (i, c) in self.clusters.iter().enumerate() {
+            let end = begin + c.weight as u64;
+            if v < end {
+                return (i, Some(v));
+            }
+            begin = end;
+        }
+        (self.clusters.len() - 1, Some(v))
+    }
+}
+
+/// How a request's host matched a virtual host's domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DomainMatch {
+    /// The exact domain.
+    Exact(String),
+    /// A `*.suffix` wildcard.
+    Suffix(String),
+    /// A `prefix.*` wildcard.
+    Prefix(String),
+    /// `*`.
+    Any,
+}
+
+impl fmt::Display for DomainMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainMatch::Exact(d) => write!(f, "domain {d}"),
+            DomainMatch::Suffix(d) | DomainMatch::Prefix(d) => write!(f, "wildcard domain {d}"),
+            DomainMatch::Any => f.write_str("domain *"),
+        }
+    }
+}
+
+impl RouteTable {
+    /// Envoy's `findVirtualHost`: exact domain first, then the longest `*.suffix`, then the
+    /// longest `prefix.*`, then `*`. `host` must be lowercase and without port (the route
+    /// configuration ignores the port).
+    pub fn find_virtual_host(&self, host: &str) -> Option<(usize, DomainMatch)> {
+        let mut best_suffix: Option<(usize, usize, &str)> = None;
+        let mut best_prefix: Option<(usize, usize, &str)> = None;
+        let mut any = None;
+        for (i, vh) in self.virtual_hosts.iter().enumerate() {
+            for d in &vh.domains {
+                if d == "*" {
+                    any.get_or_insert(i);
+                } else if let Some(suffix) = d.strip_prefix('*') {
+                    if host.len() > suffix.len()
+                        && host.ends_with(suffix)
+                        && best_suffix.is_none_or(|(_, l, _)| suffix.len() > l)
+                    {
+                        best_suffix = Some((i, suffix.len(), d));
+                    }
+                } else if let Some(prefix) = d.strip_suffix('*') {
+                    if host.len() > prefix.len()
+                        && host.starts_with(prefix)
+                        && best_prefix.is_none_or(|(_, l, _)| prefix.len() > l)
+                    {
+                        best_prefix = Some((i, prefix.len(), d));
+                    }
+                } else if d == host {
+                    return Some((i, DomainMatch::Exact(d.clone())));
+                }
+            }
+        }
+        if let Some((i, _, d)) = best_suffix {
+            return Some((i, DomainMatch::Suffix(d.to_string())));
+        }
+        if let Some((i, _, d)) = best_prefix {
+            return Some((i, DomainMatch::Prefix(d.to_string())));
+        }
+        any.map(|i| (i, DomainMatch::Any))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vh(name: &str, domains: &[&str]) -> VirtualHost {
+        VirtualHost {
+            name: name.into(),
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            routes: vec![],
+            source: VirtualHostSource::DefaultRoute,
+        }
+    }
+
+    #[test]
+    fn domain_precedence() {
+        let t = RouteTable {
+            port: 80,
+            virtual_hosts: vec![
+                vh("any", &["*"]),
+                vh("short", &["*.com"]),
+                vh("long", &["*.example.com"]),
+                vh("exact", &["www.example.com"]),
+                vh("prefix", &["www.*"]),
+            ],
+        };
+        let name = |h: &str| &t.virtual_hosts[t.find_virtual_host(h).unwrap().0].name;
+        assert_eq!(name("www.example.com"), "exact");
+        assert_eq!(name("api.example.com"), "long");
+        assert_eq!(name("a.b.com"), "short");
+        assert_eq!(name("www.example.org"), "prefix");
+        assert_eq!(name("localhost"), "any");
+        assert_eq!(name("example.com"), "short");
+    }
+}

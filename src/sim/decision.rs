@@ -1,0 +1,185 @@
+//! What the mesh did with one request.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Envoy response flags (as in access logs), in Envoy's printing order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Flags(u16);
+
+impl Flags {
+    /// UH: no healthy upstream.
+    pub const UH: Flags = Flags(1);
+    /// UF: upstream connection failure.
+    pub const UF: Flags = Flags(1 << 1);
+    /// UO: upstream overflow (circuit breaker).
+    pub const UO: Flags = Flags(1 << 2);
+    /// NR: no route.
+    pub const NR: Flags = Flags(1 << 3);
+    /// URX: upstream retry limit exceeded.
+    pub const URX: Flags = Flags(1 << 4);
+    /// NC: no cluster found.
+    pub const NC: Flags = Flags(1 << 5);
+    /// UT: upstream request timeout.
+    pub const UT: Flags = Flags(1 << 6);
+    /// UC: upstream connection termination.
+    pub const UC: Flags = Flags(1 << 7);
+    /// DI: delayed by fault injection.
+    pub const DI: Flags = Flags(1 << 8);
+    /// FI: aborted by fault injection.
+    pub const FI: Flags = Flags(1 << 9);
+    /// DR: answered with a direct response.
+    pub const DR: Flags = Flags(1 << 10);
+
+    const NAMES: [&'static str; 11] = [
+        "UH", "UF", "UO", "NR", "URX", "NC", "UT", "UC", "DI", "FI", "DR",
+    ];
+
+    /// No flag.
+    pub const NONE: Flags = Flags(0);
+
+    /// Union.
+    pub fn with(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+    /// Contains all of `o`?
+    pub fn contains(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
+    /// No flag set?
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Flags {
+    /// `-` when empty, else names joined with `,` (Envoy's `%RESPONSE_FLAGS%`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("-");
+        }
+        let mut first = true;
+        for (i, n) in Self::NAMES.iter().enumerate() {
+            if self.0 & (1 << i) != 0 {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(n)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Flags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An Istio destination.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DestinationOut {
+    /// Host (FQDN).
+    pub host: String,
+    /// Subset, if any.
+    pub subset: Option<String>,
+    /// Port.
+    pub port: u32,
+}
+
+/// One try of the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// `IP:PORT`, or null when no endpoint was chosen.
+    pub endpoint: Option<String>,
+    /// The status of this try.
+    pub status: u16,
+}
+
+/// A mirrored copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MirrorOut {
+    /// Destination host.
+    pub host: String,
+    /// Subset, if any.
+    pub subset: Option<String>,
+    /// The authority of the copy (`-shadow` appended up to Istio 1.27).
+    pub authority: String,
+    /// Endpoint chosen, or null when the mirror cluster has none.
+    pub endpoint: Option<String>,
+    /// Workload chosen.
+    pub workload: Option<String>,
+}
+
+/// The decision for one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The request's index in its stream.
+    pub index: u64,
+    /// The VirtualService (`namespace/name`) whose rule matched, if any.
+    pub virtual_service: Option<String>,
+    /// The route: rule name, `http[i]`, `default` (Istio's default route), or null.
+    pub route: Option<String>,
+    /// The destination chosen.
+    pub destination: Option<DestinationOut>,
+    /// Its subset (also in `destination`).
+    pub subset: Option<String>,
+    /// The Envoy cluster.
+    pub cluster: Option<String>,
+    /// The endpoint `IP:PORT`.
+    pub endpoint: Option<String>,
+    /// The pod (or WorkloadEntry) behind the endpoint.
+    pub workload: Option<String>,
+    /// HTTP status the client sees.
+    pub status: u16,
+    /// Envoy response flags.
+    pub flags: Flags,
+    /// Every try.
+    pub attempts: Vec<Attempt>,
+    /// Mirrored copies.
+    pub mirrors: Vec<MirrorOut>,
+    /// Forwarded to the caller's original destination (unknown host, `ALLOW_ANY`, or a
+    /// ServiceEntry with resolution NONE).
+    pub passthrough: bool,
+    /// The hash key, when a hash policy applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_key: Option<String>,
+    /// A `Set-Cookie` Envoy adds (generated hash cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_cookie: Option<String>,
+    /// The chosen destination's weight and the route's total weight (weighted routes only).
+    #[serde(skip)]
+    pub weight: Option<(u32, u64)>,
+}
+
+impl Decision {
+    /// `host` or `host subset` of the destination, for reports.
+    pub fn destination_label(&self) -> String {
+        match &self.destination {
+            None => "-".to_string(),
+            Some(d) => match &d.subset {
+                Some(s) => format!("{} {s}", short_host(&d.host)),
+                None => short_host(&d.host).to_string(),
+            },
+        }
+    }
+
+    /// `namespace/vs route` or `route`, for reports.
+    pub fn route_label(&self) -> String {
+        match (&self.virtual_service, &self.route) {
+            (Some(vs), Some(r)) => format!("{vs} {r}"),
+            (None, Some(r)) => r.clone(),
+            (_, None) => "(no route)".to_string(),
+        }
+    }
+}
+
+/// `name.ns.svc.cluster.local` → `name` when the namespace is `default`, else `name.ns`.
+pub fn short_host(host: &str) -> &str {
+    match host.strip_suffix(".svc.cluster.local") {
+        Some(h) => h.strip_suffix(".default").unwrap_or(h),
+        None => host,
+    }
+}

@@ -1,0 +1,654 @@
+//! The decision engine.
+
+use super::decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
+use super::summary::Summary;
+use crate::common::rng::{EntropySource, RequestEntropy, SimRng};
+use crate::compile::{CompiledMesh, IstioVersion, Proxy, resolve_gateway_name};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::lb::hash::{Connection, generate_hash};
+use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext, PickDetail};
+use crate::model::Mesh;
+use crate::route::{Action, Request, RouteTable, Target, VirtualHostSource};
+use crate::trace::{NoTrace, Trace, TraceEvent, Tracer};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Settings of a simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Whose translation and defaults to follow.
+    pub version: IstioVersion,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            version: IstioVersion::NEWEST,
+            seed: 1,
+        }
+    }
+}
+
+/// Decides what the mesh does with requests. Holds the compiled mesh and the load balancers'
+/// state (round-robin positions), so decisions depend on the requests before them, as in Envoy.
+pub struct Simulator<'m> {
+    compiled: CompiledMesh<'m>,
+    options: SimOptions,
+    tables: BTreeMap<(Proxy, u32), Option<Rc<RouteTable>>>,
+    lbs: Vec<AnyLb>,
+    entropy: EntropySource,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'m> Simulator<'m> {
+    /// A simulator with default options (newest Istio, seed 1).
+    pub fn new(mesh: &'m Mesh) -> Result<Self, Diagnostics> {
+        Self::with_options(mesh, SimOptions::default())
+    }
+
+    /// A simulator with options. Fails with located errors when the mesh cannot be compiled
+    /// (a regex RE2 refuses, ...), checked on every route table a request could use.
+    pub fn with_options(mesh: &'m Mesh, options: SimOptions) -> Result<Self, Diagnostics> {
+        let compiled = CompiledMesh::new(mesh, options.version);
+        let lbs = compiled
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                // Envoy seeds each worker's round robin with a random number; ours comes from
+                // the seed and the cluster, so it is stable when other clusters change.
+                let seed = SimRng::new(options.seed, 1 + i as u64).next_u64()
+                    ^ crate::lb::hash::xx(c.name.as_bytes());
+                AnyLb::build(c.lb, &c.hosts, seed)
+            })
+            .collect();
+        let mut sim = Simulator {
+            compiled,
+            options,
+            tables: BTreeMap::new(),
+            lbs,
+            entropy: EntropySource::new(options.seed),
+            diagnostics: Vec::new(),
+        };
+        // Build the tables of the default sidecar and of every gateway port up front, so that
+        // configuration errors surface now rather than on the first unlucky request.
+        let proxy = Proxy::Sidecar {
+            namespace: "default".into(),
+            labels: Default::default(),
+        };
+        let mut ports: Vec<u32> = mesh
+            .topology
+            .services
+            .iter()
+            .flat_map(|s| s.ports.iter().map(|p| p.number))
+            .collect();
+        ports.push(80);
+        ports.sort_unstable();
+        ports.dedup();
+        for p in ports {
+            sim.table(&proxy, p);
+        }
+        for g in &mesh.gateways {
+            let gp = Proxy::Gateway {
+                name: format!("{}/{}", g.namespace, g.name),
+                labels: g.spec.selector.clone(),
+            };
+            for s in &g.spec.servers {
+                if let Some(port) = &s.port {
+                    sim.table(&gp, port.number);
+                }
+            }
+        }
+        let errors: Vec<Diagnostic> = sim
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        if errors.is_empty() {
+            Ok(sim)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// The compiled mesh (clusters, route tables).
+    pub fn compiled(&self) -> &CompiledMesh<'m> {
+        &self.compiled
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> SimOptions {
+        self.options
+    }
+
+    /// Warnings found while compiling (missing delegates, ...).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    fn table(&mut self, proxy: &Proxy, port: u32) -> Option<Rc<RouteTable>> {
+        if let Some(t) = self.tables.get(&(proxy.clone(), port)) {
+            return t.clone();
+        }
+        let (t, diags) = self.compiled.route_table(proxy, port);
+        for d in diags {
+            if !self.diagnostics.contains(&d) {
+                self.diagnostics.push(d);
+            }
+        }
+        let t = t.map(Rc::new);
+        self.tables.insert((proxy.clone(), port), t.clone());
+        t
+    }
+
+    /// The proxy a request is decided by: its entry gateway, or the sidecar of its source.
+    pub fn proxy_for(&self, req: &Request) -> Proxy {
+        match &req.gateway {
+            Some(g) => {
+                let name = resolve_gateway_name(g, "default");
+                let labels = self
+                    .compiled
+                    .mesh
+                    .gateways
+                    .iter()
+                    .find(|gw| format!("{}/{}", gw.namespace, gw.name) == name)
+                    .map(|gw| gw.spec.selector.clone())
+                    .unwrap_or_default();
+                Proxy::Gateway { name, labels }
+            }
+            None => {
+                let src = req.source.as_ref();
+                Proxy::Sidecar {
+                    namespace: src
+                        .and_then(|s| s.namespace.clone())
+                        .unwrap_or_else(|| "default".into()),
+                    labels: src.map(|s| s.labels.clone()).unwrap_or_default(),
+                }
+            }
+        }
+    }
+
+    /// Decides the next request of the stream.
+    pub fn decide(&mut self, req: &Request) -> Decision {
+        let e = self.entropy.next_request();
+        let index = self.entropy.position() - 1;
+        self.decide_with(req, index, &e, &mut NoTrace)
+    }
+
+    /// Decides the next request and explains it.
+    pub fn explain(&mut self, req: &Request) -> (Decision, Trace) {
+        let e = self.entropy.next_request();
+        let index = self.entropy.position() - 1;
+        let mut t = Trace::default();
+        let d = self.decide_with(req, index, &e, &mut t);
+        (d, t)
+    }
+
+    /// Runs a stream, keeping only the summary (memory does not grow with the stream).
+    pub fn simulate<'r>(&mut self, stream: impl IntoIterator<Item = &'r Request>) -> Summary {
+        let mut s = Summary::default();
+        for r in stream {
+            let d = self.decide(r);
+            s.record(&d);
+        }
+        s
+    }
+
+    /// The core: one request, with its random values, reported to `t`.
+    pub fn decide_with(
+        &mut self,
+        req: &Request,
+        index: u64,
+        e: &RequestEntropy,
+        t: &mut impl Tracer,
+    ) -> Decision {
+        let mut d = Decision {
+            index,
+            virtual_service: None,
+            route: None,
+            destination: None,
+            subset: None,
+            cluster: None,
+            endpoint: None,
+            workload: None,
+            status: 0,
+            flags: Flags::NONE,
+            attempts: Vec::new(),
+            mirrors: Vec::new(),
+            passthrough: false,
+            hash_key: None,
+            set_cookie: None,
+            weight: None,
+        };
+        let proxy = self.proxy_for(req);
+        let port = req
+            .port()
+            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        if t.enabled() {
+            t.event(TraceEvent::Proxy(match &proxy {
+                Proxy::Sidecar { namespace, labels } => format!(
+                    "sidecar in namespace {namespace}{}, listener port {port}",
+                    if labels.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " with labels {}",
+                            labels
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        )
+                    }
+                ),
+                Proxy::Gateway { name, .. } => format!("gateway {name}, server port {port}"),
+            }));
+        }
+        let Some(table) = self.table(&proxy, port) else {
+            if t.enabled() {
+                t.event(TraceEvent::NoVirtualHost(format!(
+                    "the gateway has no server on port {port}"
+                )));
+            }
+            d.status = 404;
+            d.flags = Flags::NR;
+            return d;
+        };
+        let host = req.host();
+        let Some((vh_index, matched)) = table.find_virtual_host(&host) else {
+            if t.enabled() {
+                t.event(TraceEvent::NoVirtualHost(format!(
+                    "no virtual host has a domain matching {host}"
+                )));
+            }
+            d.status = 404;
+            d.flags = Flags::NR;
+            return d;
+        };
+        let vh = &table.virtual_hosts[vh_index];
+        let mesh = self.compiled.mesh;
+        if t.enabled() {
+            let source = match &vh.source {
+                VirtualHostSource::VirtualService(i) => {
+                    let vs = &mesh.virtual_services[*i];
+                    format!("VirtualService {}/{}", vs.namespace, vs.name)
+                }
+                VirtualHostSource::Gateway(v) => v
+                    .iter()
+                    .map(|i| {
+                        let vs = &mesh.virtual_services[*i];
+                        format!("VirtualService {}/{}", vs.namespace, vs.name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                VirtualHostSource::DefaultRoute => {
+                    "no VirtualService: Istio's default route".into()
+                }
+                VirtualHostSource::AllowAny => {
+                    "unknown host, outboundTrafficPolicy ALLOW_ANY".into()
+                }
+                VirtualHostSource::BlockAll => {
+                    "unknown host, outboundTrafficPolicy REGISTRY_ONLY".into()
+                }
+            };
+            t.event(TraceEvent::VirtualHost {
+                name: vh.name.clone(),
+                matched: matched.to_string(),
+                source,
+            });
+        }
+        let mut chosen = None;
+        for r in &vh.routes {
+            match r.matcher.check(req) {
+                Ok(()) => {
+                    if t.enabled() {
+                        t.event(TraceEvent::RouteTried {
+                            label: r.label(),
+                            mismatch: None,
+                        });
+                    }
+                    chosen = Some(r);
+                    break;
+                }
+                Err(m) => {
+                    if t.enabled() {
+                        t.event(TraceEvent::RouteTried {
+                            label: r.label(),
+                            mismatch: Some(m.to_string()),
+                        });
+                    }
+                }
+            }
+        }
+        let Some(route) = chosen else {
+            d.status = 404;
+            d.flags = Flags::NR;
+            return d;
+        };
+        d.route = Some(route.label());
+        d.virtual_service = route.virtual_service.map(|i| {
+            let vs = &mesh.virtual_services[i];
+            format!("{}/{}", vs.namespace, vs.name)
+        });
+        let fwd = match &route.action {
+            Action::Redirect { status, location } => {
+                d.status = *status;
+                if t.enabled() {
+                    t.event(TraceEvent::Note(format!("redirect {status} to {location}")));
+                }
+                return d;
+            }
+            Action::DirectResponse { status } => {
+                d.status = *status;
+                d.flags = Flags::DR;
+                return d;
+            }
+            Action::Block => {
+                d.status = 502;
+                d.flags = Flags::DR;
+                if t.enabled() {
+                    t.event(TraceEvent::Note(format!(
+                        "{host} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY: the sidecar answers 502"
+                    )));
+                }
+                return d;
+            }
+            Action::Passthrough => {
+                d.status = 200;
+                d.passthrough = true;
+                d.cluster = Some("PassthroughCluster".into());
+                d.attempts.push(Attempt {
+                    endpoint: None,
+                    status: 200,
+                });
+                if t.enabled() {
+                    t.event(TraceEvent::Note(format!(
+                        "{host} is not in the registry; ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster)"
+                    )));
+                }
+                return d;
+            }
+            Action::Forward(f) => f,
+        };
+        let (ci, value) = fwd.pick(e.stream_id);
+        let wt = &fwd.clusters[ci];
+        if let (Some(v), true) = (value, t.enabled()) {
+            t.event(TraceEvent::WeightedPick {
+                value: v,
+                total: fwd.total_weight,
+                chosen: describe_target(&wt.target),
+            });
+        }
+        let target = &wt.target;
+        if fwd.weighted {
+            d.weight = Some((wt.weight, fwd.total_weight));
+        }
+        d.destination = Some(DestinationOut {
+            host: target.host.clone(),
+            subset: target.subset.clone(),
+            port: target.port,
+        });
+        d.subset = target.subset.clone();
+        d.cluster = Some(target.cluster_name.clone());
+
+        let mut aux: Option<SimRng> = None;
+        let conn = self.connection(req, target, &mut aux, e);
+        let rh = generate_hash(&fwd.hash_policy, req, &conn);
+        if t.enabled() && !fwd.hash_policy.is_empty() {
+            t.event(TraceEvent::Hash(match (&rh.key, rh.hash) {
+                (Some(k), Some(h)) => format!("{k} → xxHash64 {h}"),
+                _ => format!(
+                    "no {} on the request: Envoy picks a random endpoint",
+                    fwd.hash_policy
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            }));
+        }
+        d.hash_key = rh.key.clone();
+        d.set_cookie = rh.set_cookie.clone();
+
+        match target.cluster {
+            None => {
+                d.status = 503;
+                d.flags = Flags::NC;
+                if t.enabled() {
+                    t.event(TraceEvent::Note(format!(
+                        "cluster {} does not exist (no such service, port or subset): 503 NC",
+                        target.cluster_name
+                    )));
+                }
+            }
+            Some(c) => {
+                let cluster = &self.compiled.clusters[c];
+                if t.enabled() {
+                    t.event(TraceEvent::Cluster {
+                        name: cluster.name.clone(),
+                        policy: cluster.lb.to_string(),
+                        endpoints: cluster.hosts.len(),
+                    });
+                }
+                if cluster.lb == LbPolicy::Passthrough {
+                    d.status = 200;
+                    d.passthrough = true;
+                    d.attempts.push(Attempt {
+                        endpoint: None,
+                        status: 200,
+                    });
+                } else {
+                    let ctx = PickContext {
+                        hash: rh.hash,
+                        random: e.lb,
+                        active: &[],
+                    };
+                    match self.lbs[c].pick(&ctx) {
+                        None => {
+                            d.status = 503;
+                            d.flags = Flags::UH;
+                            d.attempts.push(Attempt {
+                                endpoint: None,
+                                status: 503,
+                            });
+                            if t.enabled() {
+                                t.event(TraceEvent::Note(
+                                    "no endpoint in the cluster: 503 UH (no healthy upstream)"
+                                        .into(),
+                                ));
+                            }
+                        }
+                        Some(p) => {
+                            let cluster = &self.compiled.clusters[c];
+                            let address = cluster.hosts[p.host].address.clone();
+                            let workload = mesh.topology.instances[cluster.instances[p.host]]
+                                .name
+                                .clone();
+                            if t.enabled() {
+                                t.event(TraceEvent::Pick(format!(
+                                    "{address} ({workload}) by {}",
+                                    describe_pick(&p.detail, cluster.hosts.len())
+                                )));
+                            }
+                            d.status = 200;
+                            d.attempts.push(Attempt {
+                                endpoint: Some(address.clone()),
+                                status: 200,
+                            });
+                            d.endpoint = Some(address);
+                            d.workload = Some(workload);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Mirrors: once per request, decided by the same stream_id as the weighted pick.
+        for m in &fwd.mirrors {
+            let mirrored = e.stream_id % m.denominator < m.numerator;
+            if !mirrored {
+                if t.enabled() {
+                    t.event(TraceEvent::Mirror(format!(
+                        "{} not mirrored this time ({}/{} of requests)",
+                        describe_target(&m.target),
+                        m.numerator,
+                        m.denominator
+                    )));
+                }
+                continue;
+            }
+            let Some(mc) = m.target.cluster else {
+                if t.enabled() {
+                    t.event(TraceEvent::Mirror(format!(
+                        "{}: cluster {} does not exist, Envoy skips the copy silently",
+                        describe_target(&m.target),
+                        m.target.cluster_name
+                    )));
+                }
+                continue;
+            };
+            let base = fwd
+                .host_rewrite
+                .clone()
+                .unwrap_or_else(|| req.authority.clone());
+            let authority = if self.options.version.shadow_suffix() {
+                shadow_host(&base)
+            } else {
+                base
+            };
+            let rng = aux.get_or_insert_with(|| e.aux_rng());
+            let ctx = PickContext {
+                hash: None,
+                random: [rng.next_u64(), rng.next_u64()],
+                active: &[],
+            };
+            let pick = self.lbs[mc].pick(&ctx);
+            let cluster = &self.compiled.clusters[mc];
+            let (endpoint, workload) = match pick {
+                Some(p) => (
+                    Some(cluster.hosts[p.host].address.clone()),
+                    Some(
+                        mesh.topology.instances[cluster.instances[p.host]]
+                            .name
+                            .clone(),
+                    ),
+                ),
+                None => (None, None),
+            };
+            if t.enabled() {
+                t.event(TraceEvent::Mirror(format!(
+                    "copy to {} as {authority} → {}",
+                    describe_target(&m.target),
+                    endpoint.as_deref().unwrap_or("no endpoint")
+                )));
+            }
+            d.mirrors.push(MirrorOut {
+                host: m.target.host.clone(),
+                subset: m.target.subset.clone(),
+                authority,
+                endpoint,
+                workload,
+            });
+        }
+        d
+    }
+
+    fn connection(
+        &self,
+        req: &Request,
+        target: &Target,
+        aux: &mut Option<SimRng>,
+        e: &RequestEntropy,
+    ) -> Connection {
+        let mesh = self.compiled.mesh;
+        let ip = req.source.as_ref().and_then(|s| {
+            s.ip.clone().or_else(|| {
+                (!s.labels.is_empty())
+                    .then(|| {
+                        mesh.topology
+                            .instances
+                            .iter()
+                            .find(|i| crate::model::labels_match(&s.labels, &i.labels))
+                            .map(|i| i.address.clone())
+                    })
+                    .flatten()
+            })
+        });
+        let Some(ip) = ip else {
+            return Connection::default();
+        };
+        // The client's ephemeral port is chosen by its kernel: random, as far as anyone knows.
+        let rng = aux.get_or_insert_with(|| e.aux_rng());
+        let port = 32768 + rng.below(28232);
+        let vip = crate::lb::hash::xx(target.host.as_bytes());
+        Connection {
+            remote: Some(format!("{ip}:{port}")),
+            local: Some(format!(
+                "10.96.{}.{}:{}",
+                (vip >> 8) & 0xff,
+                vip & 0xff,
+                target.port
+            )),
+        }
+    }
+}
+
+/// Envoy's `shadowAppendedHost`: `-shadow` before the port.
+pub fn shadow_host(authority: &str) -> String {
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => {
+            format!("{}-shadow{}", &authority[..i], &authority[i..])
+        }
+        _ => format!("{authority}-shadow"),
+    }
+}
+
+fn describe_target(t: &Target) -> String {
+    match &t.subset {
+        Some(s) => format!("{} subset {s} (port {})", t.host, t.port),
+        None => format!("{} (port {})", t.host, t.port),
+    }
+}
+
+fn describe_pick(p: &PickDetail, n: usize) -> String {
+    match p {
+        PickDetail::RoundRobin { index } => {
+            format!("round robin (position {} of {n})", index % n as u64)
+        }
+        PickDetail::WeightedRoundRobin => "weighted round robin (EDF schedule)".into(),
+        PickDetail::Random { value } => format!("random ({value} % {n} = {})", value % n as u64),
+        PickDetail::LeastRequest { first, second } => format!(
+            "least request: candidates #{} ({} active) and #{} ({} active)",
+            first.0, first.1, second.0, second.1
+        ),
+        PickDetail::WeightedLeastRequest => "least request (weighted, EDF)".into(),
+        PickDetail::Hash {
+            hash,
+            from_request,
+            position,
+        } => {
+            if *from_request {
+                format!("hash {hash} at position {position}")
+            } else {
+                format!("random hash {hash} (no key) at position {position}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shadow_host;
+
+    // Envoy shadow_writer_impl.cc examples.
+    #[test]
+    fn shadow_suffix_goes_before_the_port() {
+        assert_eq!(shadow_host("foo"), "foo-shadow");
+        assert_eq!(shadow_host("foo:8080"), "foo-shadow:8080");
+        assert_eq!(shadow_host("[::1]:80"), "[::1]-shadow:80");
+        assert_eq!(shadow_host("[::1]"), "[::1]-shadow");
+    }
+}

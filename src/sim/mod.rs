@@ -1,0 +1,19 @@
+//! The engine: requests in, decisions out, exactly as the sidecar (or gateway) would decide.
+//!
+//! ```
+//! use meshsim::{Mesh, route::Request, sim::Simulator};
+//! let mesh = Mesh::load(&["policies/canary-cookie"]).unwrap();
+//! let mut sim = Simulator::new(&mesh).unwrap();
+//! let tester = Request::get("myweb-service").with_header("cookie", "a=1; usertype=tester");
+//! assert_eq!(sim.decide(&tester).subset.as_deref(), Some("v2"));
+//! assert_eq!(sim.decide(&Request::get("myweb-service")).subset.as_deref(), Some("v1"));
+//! ```
+
+mod decision;
+mod engine;
+pub mod stream;
+mod summary;
+
+pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
+pub use engine::{SimOptions, Simulator};
+pub use summary::{Count, Summary};

@@ -1,0 +1,127 @@
+//! The summary of a stream: counts per route, destination, endpoint, status and mirror. Its size
+//! depends on the configuration, never on the number of requests.
+
+use super::decision::{Decision, short_host};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A count with the share the configuration predicts, when it predicts one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Count {
+    /// Requests.
+    pub count: u64,
+    /// Expected fraction (of the parent group) from the weights, if weighted.
+    pub expected: Option<f64>,
+}
+
+/// Counts over a stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// Requests decided.
+    pub requests: u64,
+    /// Per route label.
+    pub routes: BTreeMap<String, u64>,
+    /// Per (route label, destination label).
+    pub destinations: BTreeMap<(String, String), Count>,
+    /// Per (destination label, endpoint, workload).
+    pub endpoints: BTreeMap<(String, String, String), u64>,
+    /// Per (status, flags).
+    pub statuses: BTreeMap<(u16, String), u64>,
+    /// Mirrored copies per (host, endpoint).
+    pub mirrors: BTreeMap<(String, String), u64>,
+    /// Requests forwarded to their original destination.
+    pub passthrough: u64,
+}
+
+impl Summary {
+    /// Adds one decision.
+    pub fn record(&mut self, d: &Decision) {
+        self.requests += 1;
+        let route = d.route_label();
+        bump(&mut self.routes, &route, 1);
+        if d.destination.is_some() {
+            let dest = d.destination_label();
+            let key = (route, dest.clone());
+            let c = self.destinations.entry(key).or_default();
+            c.count += 1;
+            if let Some((w, total)) = d.weight.filter(|&(_, t)| t > 0) {
+                c.expected = Some(w as f64 / total as f64);
+            } else {
+                c.expected = Some(1.0);
+            }
+            if let Some(ep) = &d.endpoint {
+                let key = (
+                    dest,
+                    ep.clone(),
+                    d.workload.clone().unwrap_or_else(|| "-".into()),
+                );
+                *self.endpoints.entry(key).or_default() += 1;
+            }
+        }
+        *self
+            .statuses
+            .entry((d.status, d.flags.to_string()))
+            .or_default() += 1;
+        for m in &d.mirrors {
+            let host = match &m.subset {
+                Some(s) => format!("{} {s}", short_host(&m.host)),
+                None => short_host(&m.host).to_string(),
+            };
+            let key = (host, m.endpoint.clone().unwrap_or_else(|| "-".into()));
+            *self.mirrors.entry(key).or_default() += 1;
+        }
+        if d.passthrough {
+            self.passthrough += 1;
+        }
+    }
+
+    /// Merges another summary (from another chunk of the same stream).
+    pub fn merge(&mut self, o: &Summary) {
+        self.requests += o.requests;
+        for (k, v) in &o.routes {
+            bump(&mut self.routes, k, *v);
+        }
+        for (k, v) in &o.destinations {
+            let c = self.destinations.entry(k.clone()).or_default();
+            c.count += v.count;
+            c.expected = c.expected.or(v.expected);
+        }
+        for (k, v) in &o.endpoints {
+            *self.endpoints.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.statuses {
+            *self.statuses.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.mirrors {
+            *self.mirrors.entry(k.clone()).or_default() += v;
+        }
+        self.passthrough += o.passthrough;
+    }
+
+    /// Requests that went to a destination label (any route).
+    pub fn destination_count(&self, dest: &str) -> u64 {
+        self.destinations
+            .iter()
+            .filter(|((_, d), _)| d == dest)
+            .map(|(_, c)| c.count)
+            .sum()
+    }
+
+    /// Requests with this status.
+    pub fn status_count(&self, status: u16) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|((s, _), _)| *s == status)
+            .map(|(_, c)| c)
+            .sum()
+    }
+}
+
+fn bump(m: &mut BTreeMap<String, u64>, k: &str, by: u64) {
+    match m.get_mut(k) {
+        Some(v) => *v += by,
+        None => {
+            m.insert(k.to_string(), by);
+        }
+    }
+}
