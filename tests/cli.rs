@@ -89,3 +89,150 @@ fn missing_file_is_an_error_not_a_panic() {
         "{err}"
     );
 }
+
+#[test]
+fn simulate_prints_shares_with_expectations() {
+    let (code, out, err) = meshsim(&[
+        "simulate",
+        "-f",
+        "policies/canary-10-percent",
+        "-n",
+        "20000",
+        "--request",
+        "GET http://myweb-service/",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("20000 requests (20000 × GET http://myweb-service/), seed 1, Istio 1.31"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("myweb-service v2"))
+        .unwrap();
+    assert!(
+        line.trim_end().ends_with("10.0%"),
+        "expected share from the weights: {line}"
+    );
+    let count: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    // 3σ of 20000 × 0.1.
+    assert!(
+        (count as f64 - 2000.0).abs() < 3.0 * (20000.0f64 * 0.1 * 0.9).sqrt(),
+        "{line}"
+    );
+}
+
+#[test]
+fn simulate_jsonl_has_one_decision_per_request_in_order() {
+    let dir = std::env::temp_dir().join(format!("meshsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reqs = dir.join("reqs.jsonl");
+    std::fs::write(
+        &reqs,
+        "{\"authority\": \"myweb-service\", \"headers\": {\"cookie\": \"usertype=tester\"}}\n\n{\"authority\": \"myweb-service\"}\n{\"authority\": \"nowhere.example\"}\n",
+    )
+    .unwrap();
+    let (code, out, err) = meshsim(&[
+        "simulate",
+        "-f",
+        "policies/canary-cookie",
+        "--requests",
+        reqs.to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["route"], "tester");
+    assert_eq!(lines[0]["subset"], "v2");
+    assert_eq!(
+        lines[0]["destination"]["host"],
+        "myweb-service.default.svc.cluster.local"
+    );
+    assert_eq!(lines[0]["destination"]["port"], 80);
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["flags"], "-");
+    assert!(
+        lines[0]["workload"]
+            .as_str()
+            .unwrap()
+            .starts_with("myweb-deployment-v2-")
+    );
+    assert_eq!(lines[0]["attempts"][0]["endpoint"], lines[0]["endpoint"]);
+    assert_eq!(lines[1]["subset"], "v1");
+    assert_eq!(lines[2]["route"], "allow_any");
+    assert_eq!(lines[2]["endpoint"], serde_json::Value::Null);
+    // Same input, same seed: byte-identical output.
+    let (_, again, _) = meshsim(&[
+        "simulate",
+        "-f",
+        "policies/canary-cookie",
+        "--requests",
+        reqs.to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert_eq!(out, again);
+    // A bad line is located.
+    std::fs::write(&reqs, "{\"authority\": \"a\"}\n{\"authorty\": \"a\"}\n").unwrap();
+    let (code, _, err) = meshsim(&[
+        "simulate",
+        "-f",
+        "policies/canary-cookie",
+        "--requests",
+        reqs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("reqs.jsonl:2:"), "{err}");
+    assert!(err.contains("unknown field `authorty`"), "{err}");
+}
+
+#[test]
+fn explain_says_which_condition_failed() {
+    let (code, out, err) = meshsim(&[
+        "explain",
+        "-f",
+        "policies/canary-cookie",
+        "--request",
+        "GET http://myweb-service/ cookie:a=1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(
+        "route tester: no match, header cookie \"a=1\" does not fully match regex ^(.*?; ?)?(usertype=tester)(;.*)?$"
+    ), "{out}");
+    assert!(out.contains("route default: matches"), "{out}");
+    assert!(
+        out.contains(
+            "virtual host myweb-service.default.svc.cluster.local:80 (VirtualService default/myweb)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("result: 200 -, route default/myweb default, myweb-service v1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_traffic_spec_of_a_policy_folder_is_used_by_default() {
+    let (code, out, err) = meshsim(&["simulate", "-f", "policies/canary-cookie", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["requests"], 10000);
+    let testers = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "default/myweb tester")
+        .unwrap();
+    let n = testers["requests"].as_u64().unwrap();
+    // One template in ten carries the cookie (in the middle of the header).
+    assert!(
+        (n as f64 - 1000.0).abs() < 3.0 * (10000.0f64 * 0.1 * 0.9).sqrt(),
+        "{n}"
+    );
+}

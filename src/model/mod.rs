@@ -242,6 +242,10 @@ impl Mesh {
     pub fn ignored_summary(&self) -> String {
         let mut s = String::new();
         for i in &self.ignored {
+            if i.api_version == "meshsim" {
+                let _ = writeln!(s, "skipped: {} at {}", i.kind, i.location.file);
+                continue;
+            }
             let _ = writeln!(
                 s,
                 "ignored: {} {} ({}) at {}:{}",

@@ -171,6 +171,14 @@ impl<'m> Simulator<'m> {
         }
     }
 
+    /// Moves to request `index` of the stream: the next decision uses that request's random
+    /// values. Random values depend only on the seed and the index, so a stream can be cut into
+    /// chunks anywhere (the load balancers' own state, such as a round-robin position, still
+    /// depends on the requests this simulator has seen).
+    pub fn seek(&mut self, index: u64) {
+        self.entropy = EntropySource::starting_at(self.options.seed, index);
+    }
+
     /// Decides the next request of the stream.
     pub fn decide(&mut self, req: &Request) -> Decision {
         let e = self.entropy.next_request();
