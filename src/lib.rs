@@ -30,10 +30,12 @@ pub mod diag;
 pub mod files;
 pub mod lb;
 pub mod model;
+pub mod resilience;
 pub mod route;
 
 pub use model::Mesh;
 pub mod compile;
+pub mod envoy;
 pub mod report;
 pub mod sim;
 pub mod trace;

@@ -236,3 +236,49 @@ fn the_traffic_spec_of_a_policy_folder_is_used_by_default() {
         "{n}"
     );
 }
+
+#[test]
+fn envoy_config_shows_what_istiod_generates() {
+    let (code, out, err) = meshsim(&["envoy-config", "-f", "policies/canary-10-percent"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vh = v["route_config"]["virtual_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vh| vh["name"] == "myweb-service.default.svc.cluster.local:80")
+        .unwrap();
+    assert!(
+        vh["domains"]
+            .as_array()
+            .unwrap()
+            .contains(&"myweb-service".into())
+    );
+    let wc = &vh["routes"][0]["route"]["weighted_clusters"]["clusters"];
+    assert_eq!(
+        wc[0]["name"],
+        "outbound|80|v1|myweb-service.default.svc.cluster.local"
+    );
+    assert_eq!(wc[0]["weight"], 90);
+    assert_eq!(wc[1]["weight"], 10);
+    // Istio's default retry policy on every route.
+    let rp = &vh["routes"][0]["route"]["retry_policy"];
+    assert_eq!(rp["num_retries"], 2);
+    assert_eq!(
+        rp["retry_on"],
+        "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+    );
+    let clusters = v["clusters"].as_array().unwrap();
+    let v1 = clusters
+        .iter()
+        .find(|c| c["name"] == "outbound|80|v1|myweb-service.default.svc.cluster.local")
+        .unwrap();
+    assert_eq!(v1["lb_policy"], "LEAST_REQUEST");
+    assert_eq!(
+        v1["load_assignment"]["endpoints"][0]["lb_endpoints"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod delegate;
+pub mod retry;
 mod routes;
 mod version;
 
@@ -56,6 +57,7 @@ impl<'m> CompiledMesh<'m> {
             mesh: self.mesh,
             clusters: &self.clusters,
             cluster_index: &self.cluster_index,
+            version: self.version,
             diags: Default::default(),
         };
         let table = match proxy {

@@ -186,6 +186,7 @@ pub(crate) struct Ctx<'a> {
     pub mesh: &'a Mesh,
     pub clusters: &'a [Cluster],
     pub cluster_index: &'a BTreeMap<String, usize>,
+    pub version: super::IstioVersion,
     pub diags: std::cell::RefCell<Vec<Diagnostic>>,
 }
 
@@ -271,6 +272,9 @@ fn action(ctx: &Ctx<'_>, http: &HttpRoute, namespace: &str, port: u32) -> Action
         });
     }
     let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
+    // istiod drops previous_hosts only for single-destination routes with a hash policy.
+    let consistent_hash = http.route.len() == 1 && !hash_policy.is_empty();
+    let retry_policy = super::retry::convert(http.retries.as_ref(), consistent_hash, ctx.version);
     let mut mirrors = Vec::new();
     if let Some(m) = &http.mirror {
         let frac = match (&http.mirror_percentage, http.mirror_percent) {
@@ -323,7 +327,7 @@ fn action(ctx: &Ctx<'_>, http: &HttpRoute, namespace: &str, port: u32) -> Action
         hash_policy,
         mirrors,
         timeout: http.timeout,
-        retries: http.retries.clone(),
+        retry_policy,
         fault: http.fault.clone(),
         host_rewrite,
     }))
@@ -356,7 +360,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
                 .unwrap_or_default(),
             mirrors: vec![],
             timeout: None,
-            retries: None,
+            retry_policy: super::retry::convert(None, false, ctx.version),
             fault: None,
             host_rewrite: None,
         })),

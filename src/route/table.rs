@@ -3,8 +3,9 @@
 //! walks them.
 
 use super::matcher::RouteMatch;
-use crate::config::{Duration, HttpFaultInjection, HttpRetry};
+use crate::config::{Duration, HttpFaultInjection};
 use crate::lb::hash::HashPolicy;
+use crate::resilience::retry::RetryPolicy;
 use std::fmt;
 
 /// One Envoy route configuration: the virtual hosts of one listener port (sidecar) or one
@@ -150,8 +151,9 @@ pub struct Forward {
     pub mirrors: Vec<MirrorPolicy>,
     /// Route timeout (`None`: disabled, Istio's default).
     pub timeout: Option<Duration>,
-    /// The VirtualService's retry policy, if it set one.
-    pub retries: Option<HttpRetry>,
+    /// The Envoy retry policy (Istio's default when the VirtualService sets none; `None` when
+    /// `attempts: 0` disables retries).
+    pub retry_policy: Option<RetryPolicy>,
     /// Fault injection.
     pub fault: Option<HttpFaultInjection>,
     /// Authority rewrite.
@@ -166,7 +168,7 @@ impl Forward {
     /// # use meshsim::route::{Forward, WeightedTarget, Target};
     /// # let t = |n: &str, w| WeightedTarget { weight: w, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
     /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
-    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retries: None, fault: None, host_rewrite: None };
+    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None };
     /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.
     /// assert_eq!(f.pick(115).0, 0);
     /// assert_eq!(f.pick(445).0, 1);

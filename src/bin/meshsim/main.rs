@@ -1,5 +1,6 @@
 //! The `meshsim` command line: thin glue around the library.
 
+mod envoy_config;
 mod load;
 mod simulate;
 mod validate;
@@ -23,6 +24,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Trace one request: the virtual host, each rule tried, the pick, the endpoint.
     Explain(simulate::ExplainArgs),
+    /// Print the Envoy route configuration and clusters istiod would generate (v3 JSON).
+    EnvoyConfig(envoy_config::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Explain(a) => simulate::explain(a),
+        Command::EnvoyConfig(a) => envoy_config::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,62 @@
+//! `meshsim envoy-config`: the Envoy configuration istiod would push for the compiled mesh.
+
+use crate::load::{MeshArgs, load_mesh};
+use meshsim::compile::Proxy;
+use meshsim::sim::{SimOptions, Simulator};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    mesh: MeshArgs,
+    /// Listener port whose route configuration to print (sidecar) or gateway server port.
+    #[arg(long, default_value_t = 80)]
+    port: u32,
+    /// Print the routes of this gateway (`name` or `namespace/name`) instead of a sidecar's.
+    #[arg(long)]
+    gateway: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let mesh = load_mesh(&args.mesh)?;
+    let sim = Simulator::with_options(
+        &mesh,
+        SimOptions {
+            version: args.mesh.istio_version,
+            seed: args.mesh.seed,
+        },
+    )
+    .map_err(|d| {
+        d.iter()
+            .map(meshsim::diag::render::human)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let compiled = sim.compiled();
+    let proxy = match &args.gateway {
+        Some(g) => {
+            let name = meshsim::compile::resolve_gateway_name(g, "default");
+            let gw = mesh
+                .gateways
+                .iter()
+                .find(|x| format!("{}/{}", x.namespace, x.name) == name)
+                .ok_or_else(|| format!("no Gateway {name}"))?;
+            Proxy::Gateway {
+                name,
+                labels: gw.spec.selector.clone(),
+            }
+        }
+        None => Proxy::Sidecar {
+            namespace: "default".into(),
+            labels: Default::default(),
+        },
+    };
+    let (table, _) = compiled.route_table(&proxy, args.port);
+    let table = table.ok_or_else(|| format!("the gateway has no server on port {}", args.port))?;
+    let out = serde_json::json!({
+        "route_config": meshsim::envoy::route_configuration(&table, compiled.version.shadow_suffix()),
+        "clusters": meshsim::envoy::clusters(compiled),
+    });
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,312 @@
+//! Envoy configuration export: the route configuration and clusters that correspond to the
+//! compiled mesh, in Envoy's v3 JSON, as istiod would push them. `meshsim envoy-config` prints
+//! them for people to read; the conformance suite runs them in a real Envoy.
+
+use crate::compile::{Cluster, CompiledMesh};
+use crate::config::Duration;
+use crate::lb::LbPolicy;
+use crate::lb::hash::HashPolicy;
+use crate::resilience::retry::RetryPolicy;
+use crate::route::{
+    Action, Forward, HeaderMatcher, PathMatcher, Route, RouteMatch, RouteTable, StringMatcher,
+};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+
+/// Protobuf JSON duration: seconds with up to nine decimals.
+pub fn proto_duration(d: Duration) -> String {
+    let secs = d.nanos / 1_000_000_000;
+    let frac = d.nanos % 1_000_000_000;
+    if frac == 0 {
+        format!("{secs}s")
+    } else {
+        let f = format!("{frac:09}");
+        format!("{secs}.{}s", f.trim_end_matches('0'))
+    }
+}
+
+fn string_match(m: &StringMatcher) -> Option<Value> {
+    match m {
+        StringMatcher::Exact(e) => Some(json!({"exact": e})),
+        StringMatcher::Prefix(p) => Some(json!({"prefix": p})),
+        StringMatcher::Regex(r) => Some(json!({"safe_regex": {"regex": r.source}})),
+        StringMatcher::Present => None,
+    }
+}
+
+fn header_matcher(h: &HeaderMatcher) -> Value {
+    let mut v = json!({"name": h.name});
+    match string_match(&h.matcher) {
+        Some(sm) => v["string_match"] = sm,
+        None => v["present_match"] = json!(true),
+    }
+    if h.invert {
+        v["invert_match"] = json!(true);
+    }
+    if h.treat_missing_as_empty {
+        v["treat_missing_header_as_empty"] = json!(true);
+    }
+    v
+}
+
+fn route_match(m: &RouteMatch) -> Value {
+    let mut v = match &m.path {
+        PathMatcher::Prefix(p) => json!({"prefix": p}),
+        PathMatcher::Exact(e) => json!({"path": e}),
+        PathMatcher::Regex(r) => json!({"safe_regex": {"regex": r.source}}),
+    };
+    if !m.case_sensitive {
+        v["case_sensitive"] = json!(false);
+    }
+    if !m.headers.is_empty() {
+        v["headers"] = m.headers.iter().map(header_matcher).collect();
+    }
+    if !m.query.is_empty() {
+        v["query_parameters"] = m
+            .query
+            .iter()
+            .map(|q| {
+                let mut o = json!({"name": q.name});
+                match string_match(&q.matcher) {
+                    Some(sm) => o["string_match"] = sm,
+                    None => o["present_match"] = json!(true),
+                }
+                o
+            })
+            .collect();
+    }
+    v
+}
+
+fn hash_policy(p: &HashPolicy) -> Value {
+    match p {
+        HashPolicy::Header(h) => json!({"header": {"header_name": h}}),
+        HashPolicy::Cookie {
+            name,
+            path,
+            ttl_seconds,
+        } => {
+            let mut c = json!({"name": name});
+            if let Some(t) = ttl_seconds {
+                c["ttl"] = json!(format!("{t}s"));
+            }
+            if let Some(p) = path {
+                c["path"] = json!(p);
+            }
+            json!({"cookie": c})
+        }
+        HashPolicy::SourceIp => json!({"connection_properties": {"source_ip": true}}),
+        HashPolicy::QueryParameter(q) => json!({"query_parameter": {"name": q}}),
+    }
+}
+
+fn retry_policy(p: &RetryPolicy) -> Value {
+    let mut v = json!({
+        "retry_on": p.retry_on_string(),
+        "num_retries": p.num_retries,
+        "host_selection_retry_max_attempts": p.host_selection_retry_max_attempts.to_string(),
+    });
+    if !p.retriable_status_codes.is_empty() {
+        v["retriable_status_codes"] = json!(p.retriable_status_codes);
+    }
+    if let Some(t) = p.per_try_timeout {
+        v["per_try_timeout"] = json!(proto_duration(t));
+    }
+    if p.previous_hosts {
+        v["retry_host_predicate"] = json!([{
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
+        }]);
+    }
+    if let Some(b) = p.backoff_base {
+        v["retry_back_off"] = json!({"base_interval": proto_duration(b)});
+    }
+    v
+}
+
+fn forward(f: &Forward, shadow_suffix: bool) -> Value {
+    let mut v = if f.weighted {
+        json!({"weighted_clusters": {"clusters": f.clusters.iter().map(|c| json!({
+            "name": c.target.cluster_name, "weight": c.weight
+        })).collect::<Vec<_>>()}})
+    } else {
+        json!({"cluster": f.clusters[0].target.cluster_name})
+    };
+    v["timeout"] = json!(f.timeout.map_or("0s".to_string(), proto_duration));
+    if let Some(r) = &f.retry_policy {
+        v["retry_policy"] = retry_policy(r);
+    }
+    if !f.hash_policy.is_empty() {
+        v["hash_policy"] = f.hash_policy.iter().map(hash_policy).collect();
+    }
+    if !f.mirrors.is_empty() {
+        v["request_mirror_policies"] = f
+            .mirrors
+            .iter()
+            .map(|m| {
+                let mut o = json!({
+                    "cluster": m.target.cluster_name,
+                    "runtime_fraction": {"default_value": {
+                        "numerator": m.numerator,
+                        "denominator": if m.denominator == 100 { "HUNDRED" } else { "MILLION" },
+                    }},
+                    "trace_sampled": false,
+                });
+                if !shadow_suffix {
+                    o["disable_shadow_host_suffix_append"] = json!(true);
+                }
+                o
+            })
+            .collect();
+    }
+    if let Some(h) = &f.host_rewrite {
+        v["host_rewrite_literal"] = json!(h);
+    }
+    v
+}
+
+fn route(r: &Route, shadow_suffix: bool) -> Value {
+    let mut v = json!({"match": route_match(&r.matcher)});
+    if let Some(n) = &r.name {
+        v["name"] = json!(n);
+    }
+    match &r.action {
+        Action::Forward(f) => v["route"] = forward(f, shadow_suffix),
+        Action::Redirect { status, .. } => {
+            let code = match status {
+                302 => "FOUND",
+                303 => "SEE_OTHER",
+                307 => "TEMPORARY_REDIRECT",
+                308 => "PERMANENT_REDIRECT",
+                _ => "MOVED_PERMANENTLY",
+            };
+            v["redirect"] = json!({"response_code": code});
+        }
+        Action::DirectResponse { status } => v["direct_response"] = json!({"status": status}),
+        Action::Block => v["direct_response"] = json!({"status": 502}),
+        Action::Passthrough => {
+            v["route"] = json!({"cluster": "PassthroughCluster", "timeout": "0s"});
+        }
+    }
+    v
+}
+
+/// An Envoy `RouteConfiguration` for a route table.
+pub fn route_configuration(table: &RouteTable, shadow_suffix: bool) -> Value {
+    json!({
+        "name": table.port.to_string(),
+        "virtual_hosts": table.virtual_hosts.iter().map(|vh| json!({
+            "name": vh.name,
+            "domains": vh.domains,
+            "routes": vh.routes.iter().map(|r| route(r, shadow_suffix)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "validate_clusters": false,
+        "ignore_port_in_host_matching": true,
+    })
+}
+
+fn socket(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((
+        host.trim_matches(|c| c == '[' || c == ']').to_string(),
+        port.parse().ok()?,
+    ))
+}
+
+/// An Envoy `Cluster`.
+pub fn cluster(c: &Cluster) -> Value {
+    let max = u32::MAX;
+    let breakers = json!({"thresholds": [{
+        "max_connections": max, "max_pending_requests": max, "max_requests": max, "max_retries": max
+    }]});
+    if c.lb == LbPolicy::Passthrough {
+        return json!({
+            "name": c.name, "type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED",
+            "connect_timeout": "10s", "circuit_breakers": breakers,
+        });
+    }
+    let all_ips = c
+        .hosts
+        .iter()
+        .all(|h| socket(&h.address).is_some_and(|(a, _)| a.parse::<IpAddr>().is_ok()));
+    let endpoints: Vec<Value> = c
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let (address, port) = socket(&h.address)?;
+            Some(json!({
+                "endpoint": {"address": {"socket_address": {"address": address, "port_value": port}}},
+                "load_balancing_weight": h.weight.max(1),
+            }))
+        })
+        .collect();
+    let mut v = json!({
+        "name": c.name,
+        "type": if all_ips { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "10s",
+        "circuit_breakers": breakers,
+        "load_assignment": {"cluster_name": c.name, "endpoints": [{"lb_endpoints": endpoints}]},
+    });
+    match c.lb {
+        LbPolicy::RoundRobin => v["lb_policy"] = json!("ROUND_ROBIN"),
+        LbPolicy::LeastRequest => v["lb_policy"] = json!("LEAST_REQUEST"),
+        LbPolicy::Random => v["lb_policy"] = json!("RANDOM"),
+        LbPolicy::RingHash {
+            minimum_ring_size,
+            maximum_ring_size,
+        } => {
+            v["lb_policy"] = json!("RING_HASH");
+            v["ring_hash_lb_config"] = json!({
+                "minimum_ring_size": minimum_ring_size.to_string(),
+                "maximum_ring_size": maximum_ring_size.to_string(),
+            });
+        }
+        LbPolicy::Maglev { table_size } => {
+            v["lb_policy"] = json!("MAGLEV");
+            v["maglev_lb_config"] = json!({"table_size": table_size.to_string()});
+        }
+        LbPolicy::Passthrough => {}
+    }
+    v
+}
+
+/// Every cluster, plus Istio's `PassthroughCluster` and `BlackHoleCluster`.
+pub fn clusters(compiled: &CompiledMesh<'_>) -> Vec<Value> {
+    let mut v: Vec<Value> = compiled.clusters.iter().map(cluster).collect();
+    v.push(json!({"name": "PassthroughCluster", "type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED", "connect_timeout": "10s"}));
+    v.push(json!({"name": "BlackHoleCluster", "type": "STATIC", "connect_timeout": "10s"}));
+    v
+}
+
+/// A complete bootstrap: one HTTP listener at `listen` serving `table`, every cluster, and an
+/// admin interface at `admin` (loopback addresses, for the conformance suite).
+pub fn bootstrap(
+    compiled: &CompiledMesh<'_>,
+    table: &RouteTable,
+    listen: (&str, u16),
+    admin: (&str, u16),
+) -> Value {
+    let shadow_suffix = compiled.version.shadow_suffix();
+    json!({
+        "admin": {"address": {"socket_address": {"address": admin.0, "port_value": admin.1}}},
+        "static_resources": {
+            "listeners": [{
+                "name": format!("outbound_{}", table.port),
+                "address": {"socket_address": {"address": listen.0, "port_value": listen.1}},
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": format!("outbound_0.0.0.0_{}", table.port),
+                        "route_config": route_configuration(table, shadow_suffix),
+                        "http_filters": [{
+                            "name": "envoy.filters.http.router",
+                            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+                        }],
+                    }
+                }]}],
+            }],
+            "clusters": clusters(compiled),
+        }
+    })
+}

