@@ -202,9 +202,9 @@ fn explain_says_which_condition_failed() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(
-        "route tester: no match, header cookie \"a=1\" does not fully match regex ^(.*?; ?)?(usertype=tester)(;.*)?$"
+        "rule 0 \"tester\": header cookie \"a=1\" does not fully match regex ^(.*?; ?)?(usertype=tester)(;.*)?$"
     ), "{out}");
-    assert!(out.contains("route default: matches"), "{out}");
+    assert!(out.contains("rule 1 \"default\": matches"), "{out}");
     assert!(
         out.contains(
             "virtual host myweb-service.default.svc.cluster.local:80 (VirtualService default/myweb)"

@@ -594,3 +594,47 @@ fn default_load_balancer_follows_the_version() {
     distinct.dedup();
     assert_eq!(distinct.len(), 6);
 }
+
+#[test]
+fn weights_had_to_sum_to_100_before_istio_1_15() {
+    let mesh = mesh_with(&vs(
+        "  - route:\n    - {destination: {host: web, subset: v1}, weight: 1}\n    - {destination: {host: web, subset: v2}, weight: 3}\n",
+    ));
+    let old = SimOptions {
+        version: "1.14".parse().unwrap(),
+        seed: 1,
+    };
+    let errors = Simulator::with_options(&mesh, old)
+        .err()
+        .expect("Istio 1.14 rejects it");
+    let e = errors.iter().next().unwrap();
+    assert_eq!(e.path, "spec.http[0].route");
+    assert!(
+        e.message.starts_with("total destination weight 4 != 100"),
+        "{}",
+        e.message
+    );
+    let new = SimOptions {
+        version: "1.15".parse().unwrap(),
+        seed: 1,
+    };
+    assert!(Simulator::with_options(&mesh, new).is_ok());
+}
+
+#[test]
+fn endpoint_shares_have_expectations_for_non_hash_balancers() {
+    let mesh = load(&[seed("canary.yaml"), seed("canary10percent.yaml")]);
+    let mut sim = Simulator::new(&mesh).unwrap();
+    let reqs = vec![Request::get("myweb-service"); 30_000];
+    let s = sim.simulate(&reqs);
+    for ((dest, _, _), c) in &s.endpoints {
+        assert_eq!(c.expected, Some(1.0 / 3.0), "{dest}");
+        let n = s.destination_count(dest) as f64;
+        let sigma = (n / 3.0 * (2.0 / 3.0)).sqrt();
+        assert!(
+            (c.count as f64 - n / 3.0).abs() <= 4.0 * sigma,
+            "{dest}: {} of {n}",
+            c.count
+        );
+    }
+}

@@ -14,7 +14,7 @@
 
 use super::cluster::{Cluster, cluster_name, hash_for_destination, rules_for};
 use super::delegate::expand_delegates;
-use crate::config::{Destination, HttpRoute, Resource, StringMap, VirtualService};
+use crate::config::{Destination, Resource, StringMap, VirtualService};
 use crate::diag::{Diagnostic, codes};
 use crate::lb::hash::HashPolicy;
 use crate::model::{Mesh, host_matches, resolve_host, service_aliases};
@@ -168,7 +168,7 @@ pub(crate) fn routes_for_vs(
                 rule: er.root_rule,
                 match_index: block.map(|(j, _)| j),
                 delegate: er.delegate,
-                action: action(ctx, http, &er.namespace, port),
+                action: action(ctx, er, port),
                 matcher,
             };
             let catch_all = route.matcher.is_catch_all();
@@ -235,7 +235,9 @@ fn percent_fraction(value: f64) -> (u64, u64) {
     ((value * 10_000.0).round().max(0.0) as u64, 1_000_000)
 }
 
-fn action(ctx: &Ctx<'_>, http: &HttpRoute, namespace: &str, port: u32) -> Action {
+fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Action {
+    let http = &er.rule;
+    let namespace = er.namespace.as_str();
     if let Some(r) = &http.redirect {
         let status = match r.redirect_code {
             None | Some(0) | Some(301) => 301,
@@ -253,6 +255,24 @@ fn action(ctx: &Ctx<'_>, http: &HttpRoute, namespace: &str, port: u32) -> Action
         return Action::DirectResponse {
             status: d.status as u16,
         };
+    }
+    if ctx.version.weights_sum_to_100() && http.route.len() > 1 {
+        let total: i64 = http.route.iter().map(|r| r.weight as i64).sum();
+        if total != 100 {
+            let origin = &ctx.mesh.virtual_services[er.origin_vs].origin;
+            let path = er.path.key("route");
+            ctx.report(
+                Diagnostic::error(
+                    codes::INVALID_VALUE,
+                    format!(
+                        "total destination weight {total} != 100: Istio {} rejects this VirtualService (weights are relative since 1.15)",
+                        ctx.version
+                    ),
+                )
+                .at(origin.locate(&path))
+                .with_path(path.to_string()),
+            );
+        }
     }
     let mut hash_policy: Vec<HashPolicy> = Vec::new();
     let mut clusters = Vec::new();

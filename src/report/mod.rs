@@ -70,9 +70,25 @@ pub fn summary_table(s: &Summary, info: &RunInfo) -> String {
         out.push_str(&t.render());
     }
     if !s.endpoints.is_empty() {
-        let mut t = Table::new(["DESTINATION", "ENDPOINT", "WORKLOAD", "REQUESTS", "SHARE"]);
+        let mut t = Table::new([
+            "DESTINATION",
+            "ENDPOINT",
+            "WORKLOAD",
+            "REQUESTS",
+            "SHARE OF DESTINATION",
+            "EXPECTED",
+        ]);
         for ((d, e, w), c) in &s.endpoints {
-            t.row([d.clone(), e.clone(), w.clone(), c.to_string(), pct(*c, n)]);
+            let dest_total = s.destination_count(d);
+            t.row([
+                d.clone(),
+                e.clone(),
+                w.clone(),
+                c.count.to_string(),
+                pct(c.count, dest_total),
+                c.expected
+                    .map_or("-".into(), |x| format!("{:.1}%", x * 100.0)),
+            ]);
         }
         out.push('\n');
         out.push_str(&t.render());
@@ -116,7 +132,8 @@ pub fn summary_json(s: &Summary, info: &RunInfo) -> Value {
             "route": r, "destination": d, "requests": c.count, "expectedShareOfRoute": c.expected,
         })).collect::<Vec<_>>(),
         "endpoints": s.endpoints.iter().map(|((d, e, w), c)| json!({
-            "destination": d, "endpoint": e, "workload": w, "requests": c,
+            "destination": d, "endpoint": e, "workload": w, "requests": c.count,
+            "expectedShareOfDestination": c.expected,
         })).collect::<Vec<_>>(),
         "statuses": s.statuses.iter().map(|((st, f), c)| json!({
             "status": st, "flags": f, "requests": c,

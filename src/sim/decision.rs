@@ -152,6 +152,10 @@ pub struct Decision {
     /// The chosen destination's weight and the route's total weight (weighted routes only).
     #[serde(skip)]
     pub weight: Option<(u32, u64)>,
+    /// The share of its destination's requests the load balancer gives this endpoint on
+    /// average, as a fraction (none for hashing balancers, whose shares depend on the keys).
+    #[serde(skip)]
+    pub endpoint_share: Option<(u64, u64)>,
 }
 
 impl Decision {

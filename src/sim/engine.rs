@@ -230,6 +230,7 @@ impl<'m> Simulator<'m> {
             hash_key: None,
             set_cookie: None,
             weight: None,
+            endpoint_share: None,
         };
         let proxy = self.proxy_for(req);
         let port = req
@@ -309,12 +310,17 @@ impl<'m> Simulator<'m> {
             });
         }
         let mut chosen = None;
+        let trace_label = |r: &crate::route::Route| match (r.virtual_service, &r.name) {
+            (Some(_), Some(n)) => format!("rule {} {n:?}", r.rule),
+            (Some(_), None) => format!("rule {}", r.rule),
+            (None, _) => r.label(),
+        };
         for r in &vh.routes {
             match r.matcher.check(req) {
                 Ok(()) => {
                     if t.enabled() {
                         t.event(TraceEvent::RouteTried {
-                            label: r.label(),
+                            label: trace_label(r),
                             mismatch: None,
                         });
                     }
@@ -324,7 +330,7 @@ impl<'m> Simulator<'m> {
                 Err(m) => {
                     if t.enabled() {
                         t.event(TraceEvent::RouteTried {
-                            label: r.label(),
+                            label: trace_label(r),
                             mismatch: Some(m.to_string()),
                         });
                     }
@@ -488,6 +494,7 @@ impl<'m> Simulator<'m> {
                             });
                             d.endpoint = Some(address);
                             d.workload = Some(workload);
+                            d.endpoint_share = expected_endpoint_share(cluster, p.host);
                         }
                     }
                 }
@@ -601,6 +608,23 @@ impl<'m> Simulator<'m> {
                 target.port
             )),
         }
+    }
+}
+
+/// The long-run share of a cluster's requests that its balancer gives host `i`: uniform for
+/// RANDOM (Envoy ignores weights there) and for equal weights, proportional to the weights for
+/// the EDF schedules; none for hashing balancers.
+fn expected_endpoint_share(c: &crate::compile::Cluster, i: usize) -> Option<(u64, u64)> {
+    let n = c.hosts.len() as u64;
+    let equal = c.hosts.iter().all(|h| h.weight == c.hosts[0].weight);
+    match c.lb {
+        LbPolicy::Random => Some((1, n)),
+        LbPolicy::RoundRobin | LbPolicy::LeastRequest if equal => Some((1, n)),
+        LbPolicy::RoundRobin | LbPolicy::LeastRequest => {
+            let total: u64 = c.hosts.iter().map(|h| h.weight as u64).sum();
+            Some((c.hosts[i].weight as u64, total))
+        }
+        _ => None,
     }
 }
 

@@ -23,8 +23,9 @@ pub struct Summary {
     pub routes: BTreeMap<String, u64>,
     /// Per (route label, destination label).
     pub destinations: BTreeMap<(String, String), Count>,
-    /// Per (destination label, endpoint, workload).
-    pub endpoints: BTreeMap<(String, String, String), u64>,
+    /// Per (destination label, endpoint, workload), with the share of the destination the
+    /// balancer is expected to give it.
+    pub endpoints: BTreeMap<(String, String, String), Count>,
     /// Per (status, flags).
     pub statuses: BTreeMap<(u16, String), u64>,
     /// Mirrored copies per (host, endpoint).
@@ -55,7 +56,9 @@ impl Summary {
                     ep.clone(),
                     d.workload.clone().unwrap_or_else(|| "-".into()),
                 );
-                *self.endpoints.entry(key).or_default() += 1;
+                let c = self.endpoints.entry(key).or_default();
+                c.count += 1;
+                c.expected = d.endpoint_share.map(|(a, b)| a as f64 / b as f64);
             }
         }
         *self
@@ -87,7 +90,9 @@ impl Summary {
             c.expected = c.expected.or(v.expected);
         }
         for (k, v) in &o.endpoints {
-            *self.endpoints.entry(k.clone()).or_default() += v;
+            let c = self.endpoints.entry(k.clone()).or_default();
+            c.count += v.count;
+            c.expected = c.expected.or(v.expected);
         }
         for (k, v) in &o.statuses {
             *self.statuses.entry(k.clone()).or_default() += v;

@@ -69,11 +69,11 @@ impl fmt::Display for TraceEvent {
             TraceEvent::RouteTried {
                 label,
                 mismatch: None,
-            } => write!(f, "route {label}: matches"),
+            } => write!(f, "{label}: matches"),
             TraceEvent::RouteTried {
                 label,
                 mismatch: Some(m),
-            } => write!(f, "route {label}: no match, {m}"),
+            } => write!(f, "{label}: {m}"),
             TraceEvent::WeightedPick {
                 value,
                 total,
