@@ -593,3 +593,64 @@ fn every_shipped_policy_exports_a_config_envoy_accepts() {
         }
     }
 }
+
+#[test]
+fn generated_hash_cookie_is_what_envoy_hashes() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = pods(10, "web", &["p1", "p2", "p3", "p4"]);
+    y += &service("web", "web");
+    let y = hashed_scenario(
+        10,
+        "{consistentHash: {httpCookie: {name: session, path: /, ttl: 60s}}}",
+        &y,
+        "web",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let mut endpoints = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        // A new connection each time: Envoy derives the cookie from the connection's addresses.
+        fx.client.reconnect();
+        let r = fx.client.send(&Request::get("web"));
+        assert_eq!(r.status, 200);
+        let set = r
+            .headers
+            .get("set-cookie")
+            .expect("Envoy sets the hash cookie");
+        let value = set.split('"').nth(1).unwrap().to_string();
+        assert_eq!(
+            set,
+            &format!("session=\"{value}\"; Max-Age=60; Path=/; HttpOnly")
+        );
+        // Its value is the hex of xxHash64(remote address + local address), as meshsim computes.
+        let remote = fx.client.local_addr().unwrap().to_string();
+        let local = fx.client.peer_addr().to_string();
+        let conn = meshsim::lb::hash::Connection {
+            remote: Some(remote),
+            local: Some(local),
+        };
+        let policy = meshsim::lb::hash::HashPolicy::Cookie {
+            name: "session".into(),
+            path: Some("/".into()),
+            ttl_seconds: Some(60),
+        };
+        let ours = meshsim::lb::hash::generate_hash(&[policy], &Request::get("web"), &conn);
+        assert_eq!(ours.set_cookie.as_deref(), Some(set.as_str()));
+        // The endpoint Envoy chose is the one the cookie's value hashes to in meshsim's ring.
+        let d = sim.decide(&Request::get("web").with_header("cookie", &format!("session={value}")));
+        assert_eq!(
+            d.endpoint.as_deref(),
+            Some(r.body.as_str()),
+            "cookie {value}"
+        );
+        // And Envoy agrees when the client sends it back.
+        let back = fx
+            .client
+            .send(&Request::get("web").with_header("cookie", &format!("session=\"{value}\"")));
+        assert_eq!(back.body, r.body);
+        endpoints.insert(r.body);
+    }
+    assert!(endpoints.len() > 1);
+}

@@ -232,6 +232,23 @@ impl Client {
         Client { addr, conn: None }
     }
 
+    /// The client side of the current connection, if connected.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.conn
+            .as_ref()
+            .and_then(|c| c.get_ref().local_addr().ok())
+    }
+
+    /// The Envoy side.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes the connection: the next request comes from a new client port.
+    pub fn reconnect(&mut self) {
+        self.conn = None;
+    }
+
     /// Sends one request; reconnects when Envoy closed the connection.
     pub fn send(&mut self, req: &meshsim::route::Request) -> Response {
         for _ in 0..3 {
