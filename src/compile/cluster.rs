@@ -9,6 +9,8 @@ use crate::config::{
 use crate::lb::hash::{HashPolicy, maglev, ring_hash};
 use crate::lb::{Host, LbPolicy};
 use crate::model::{Mesh, ServiceKind, host_matches, labels_match, resolve_host};
+use crate::resilience::outlier::OutlierConfig;
+use crate::resilience::pool::PoolLimits;
 use std::collections::BTreeMap;
 
 /// An Envoy cluster.
@@ -31,6 +33,10 @@ pub struct Cluster {
     /// Hash policy for Istio's default route to this cluster (top-level or port-level
     /// consistentHash of the DestinationRule).
     pub default_hash_policy: Vec<HashPolicy>,
+    /// Outlier detection, if the DestinationRule sets it.
+    pub outlier: Option<OutlierConfig>,
+    /// Connection-pool limits.
+    pub pool: PoolLimits,
 }
 
 /// Builds the name Istio gives a cluster.
@@ -118,6 +124,65 @@ pub fn effective_lb<'m>(
     top
 }
 
+/// The connection pool and outlier detection in force for a cluster, with the same precedence
+/// as the load balancer: a port-level entry replaces its level whole, a subset's component
+/// replaces the top level's.
+pub fn effective_resilience<'m>(
+    rule: &ConsolidatedRule<'m>,
+    subset: Option<&'m crate::config::Subset>,
+    port: u32,
+) -> (
+    Option<&'m crate::config::ConnectionPoolSettings>,
+    Option<&'m crate::config::OutlierDetection>,
+) {
+    fn at_port(
+        p: &TrafficPolicy,
+        port: u32,
+    ) -> (
+        bool,
+        Option<&crate::config::ConnectionPoolSettings>,
+        Option<&crate::config::OutlierDetection>,
+    ) {
+        match p
+            .port_level_settings
+            .iter()
+            .find(|pl| pl.port.is_some_and(|x| x.number == port))
+        {
+            Some(pl) => (
+                true,
+                pl.connection_pool.as_ref(),
+                pl.outlier_detection.as_ref(),
+            ),
+            None => (
+                false,
+                p.connection_pool.as_ref(),
+                p.outlier_detection.as_ref(),
+            ),
+        }
+    }
+    let (mut pool, mut od) = match rule.traffic_policy {
+        Some(p) => {
+            let (_, c, o) = at_port(p, port);
+            (c, o)
+        }
+        None => (None, None),
+    };
+    if let Some(sp) = subset.and_then(|s| s.traffic_policy.as_ref()) {
+        let (port_level, c, o) = at_port(sp, port);
+        if port_level {
+            (pool, od) = (c, o);
+        } else {
+            if c.is_some() {
+                pool = c;
+            }
+            if o.is_some() {
+                od = o;
+            }
+        }
+    }
+    (pool, od)
+}
+
 /// Envoy's policy for Istio's settings (`applyLoadBalancer`, `ApplyRingHashLoadBalancer`).
 pub fn lb_policy(lb: Option<&LoadBalancerSettings>, version: IstioVersion) -> LbPolicy {
     let Some(lb) = lb else {
@@ -203,6 +268,7 @@ pub fn build_clusters(mesh: &Mesh, version: IstioVersion) -> Vec<Cluster> {
                     })
                     .collect();
                 let (_, top_lb) = lb_at_port(rule.traffic_policy, port.number);
+                let (pool, od) = effective_resilience(&rule, subset, port.number);
                 out.push(Cluster {
                     name: cluster_name(port.number, subset.map(|s| s.name.as_str()), &svc.hostname),
                     host: svc.hostname.clone(),
@@ -218,6 +284,8 @@ pub fn build_clusters(mesh: &Mesh, version: IstioVersion) -> Vec<Cluster> {
                     instances: selected.iter().map(|e| e.instance).collect(),
                     lb,
                     default_hash_policy: hash_policy(top_lb).into_iter().collect(),
+                    outlier: od.map(OutlierConfig::from_istio),
+                    pool: PoolLimits::from_istio(pool),
                 });
             };
             add(None);

@@ -348,7 +348,10 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
         mirrors,
         timeout: http.timeout,
         retry_policy,
-        fault: http.fault.clone(),
+        fault: http
+            .fault
+            .as_ref()
+            .map(crate::resilience::fault::Fault::from_istio),
         host_rewrite,
     }))
 }

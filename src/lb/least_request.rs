@@ -86,6 +86,7 @@ mod tests {
             hash: None,
             random: [2, 3],
             active,
+            attempt: 0,
         };
         assert_eq!(lb.pick(&ctx(&[1, 2])).unwrap().host, 0);
         assert_eq!(lb.pick(&ctx(&[2, 1])).unwrap().host, 1);

@@ -77,6 +77,9 @@ pub struct PickContext<'a> {
     pub random: [u64; 2],
     /// Requests in flight per host (least request); empty means none anywhere.
     pub active: &'a [u32],
+    /// Host-selection attempt (hashing balancers step to the next entry, as Envoy's
+    /// `chooseHost(hash, attempt)`); 0 for the first choice.
+    pub attempt: u32,
 }
 
 /// The detail of a pick, for `explain`.

@@ -59,6 +59,8 @@ pub struct Instance {
     pub named_ports: BTreeMap<String, u32>,
     /// Load-balancing weight (1 unless a WorkloadEntry says otherwise).
     pub weight: u32,
+    /// How it behaves (from `meshsim.io/*` annotations).
+    pub behaviour: crate::resilience::endpoint::Behaviour,
     /// What produced it.
     pub source: InstanceSource,
     /// Where it was defined.
@@ -180,6 +182,19 @@ impl Topology {
             let mut annotations = w.annotations.clone();
             annotations.extend(w.spec.template.metadata.annotations.clone());
             let named_ports = container_ports(&w.spec.template.spec.containers);
+            let ann_path = if w
+                .spec
+                .template
+                .metadata
+                .annotations
+                .keys()
+                .any(|k| k.starts_with(crate::resilience::endpoint::PREFIX))
+            {
+                YamlPath::parse("spec.template.metadata")
+            } else {
+                YamlPath::parse("metadata")
+            };
+            let behaviour = behaviour_of(&annotations, &w.origin, &ann_path, diags);
             for i in 0..replicas as u32 {
                 t.instances.push(Instance {
                     name: format!("{}-{i}", w.name),
@@ -189,6 +204,7 @@ impl Topology {
                     address: block_ip(block, i).to_string(),
                     named_ports: named_ports.clone(),
                     weight: 1,
+                    behaviour: behaviour.clone(),
                     source: InstanceSource::Controller {
                         kind: w.kind.as_str(),
                         name: w.name.clone(),
@@ -217,6 +233,12 @@ impl Topology {
                         address,
                         named_ports: container_ports(&p.spec.spec.containers),
                         weight: 1,
+                        behaviour: behaviour_of(
+                            &p.annotations,
+                            &p.origin,
+                            &YamlPath::parse("metadata"),
+                            diags,
+                        ),
                         source: InstanceSource::Pod,
                         origin: p.origin.clone(),
                     });
@@ -232,6 +254,12 @@ impl Topology {
                         address: we.spec.address.clone(),
                         named_ports: we.spec.ports.clone(),
                         weight: we.spec.weight.unwrap_or(1).max(1),
+                        behaviour: behaviour_of(
+                            &we.annotations,
+                            &we.origin,
+                            &YamlPath::parse("metadata"),
+                            diags,
+                        ),
                         source: InstanceSource::WorkloadEntry,
                         origin: we.origin.clone(),
                     });
@@ -244,7 +272,7 @@ impl Topology {
         for r in resources {
             match r {
                 AnyResource::Service(s) => t.add_kube_service(s),
-                AnyResource::ServiceEntry(se) => t.add_service_entry(se),
+                AnyResource::ServiceEntry(se) => t.add_service_entry(se, diags),
                 _ => {}
             }
         }
@@ -321,8 +349,18 @@ impl Topology {
         });
     }
 
-    fn add_service_entry(&mut self, se: &Resource<crate::config::ServiceEntry>) {
+    fn add_service_entry(
+        &mut self,
+        se: &Resource<crate::config::ServiceEntry>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let spec = &se.spec;
+        let behaviour = behaviour_of(
+            &se.annotations,
+            &se.origin,
+            &YamlPath::parse("metadata"),
+            diags,
+        );
         let resolution = spec.resolution.unwrap_or(Resolution::None);
         let external =
             spec.location.unwrap_or(MeshLocation::MeshExternal) == MeshLocation::MeshExternal;
@@ -347,6 +385,7 @@ impl Topology {
                 address: ep.address.clone(),
                 named_ports,
                 weight: ep.weight.unwrap_or(1).max(1),
+                behaviour: behaviour.clone(),
                 source: InstanceSource::ServiceEntryEndpoint {
                     service_entry: se.name.clone(),
                     index: i,
@@ -396,6 +435,7 @@ impl Topology {
                     address: hostname.clone(),
                     named_ports: BTreeMap::new(),
                     weight: 1,
+                    behaviour: behaviour.clone(),
                     source: InstanceSource::ServiceEntryEndpoint {
                         service_entry: se.name.clone(),
                         index: 0,
@@ -441,6 +481,29 @@ impl Topology {
                 endpoints,
                 origin: se.origin.clone(),
             });
+        }
+    }
+}
+
+/// Reads an owner's `meshsim.io/*` annotations; a bad value is a located error and the
+/// endpoint keeps the default behaviour.
+fn behaviour_of(
+    annotations: &StringMap,
+    origin: &Origin,
+    base: &YamlPath,
+    diags: &mut Vec<Diagnostic>,
+) -> crate::resilience::endpoint::Behaviour {
+    match crate::resilience::endpoint::Behaviour::from_annotations(annotations) {
+        Ok(b) => b,
+        Err((key, msg)) => {
+            let path = base.key("annotations").key(key);
+            let d = Diagnostic::error(codes::INVALID_VALUE, msg)
+                .at(origin.locate(&path))
+                .with_path(path.to_string());
+            if !diags.contains(&d) {
+                diags.push(d);
+            }
+            Default::default()
         }
     }
 }

@@ -3,8 +3,9 @@
 //! walks them.
 
 use super::matcher::RouteMatch;
-use crate::config::{Duration, HttpFaultInjection};
+use crate::config::Duration;
 use crate::lb::hash::HashPolicy;
+use crate::resilience::fault::Fault;
 use crate::resilience::retry::RetryPolicy;
 use std::fmt;
 
@@ -155,7 +156,7 @@ pub struct Forward {
     /// `attempts: 0` disables retries).
     pub retry_policy: Option<RetryPolicy>,
     /// Fault injection.
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Fault>,
     /// Authority rewrite.
     pub host_rewrite: Option<String>,
 }

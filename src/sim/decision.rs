@@ -94,8 +94,24 @@ pub struct DestinationOut {
 pub struct Attempt {
     /// `IP:PORT`, or null when no endpoint was chosen.
     pub endpoint: Option<String>,
-    /// The status of this try.
+    /// The pod (or WorkloadEntry) behind it.
+    pub workload: Option<String>,
+    /// The status this try would give the client (503 for a refused or reset connection, 504
+    /// for a per-try timeout).
     pub status: u16,
+    /// What happened: the status, or `refused`, `reset`, `timeout`.
+    pub outcome: String,
+    /// When the try started (ms since the request arrived at the proxy's clock origin).
+    #[serde(rename = "start_ms", serialize_with = "as_ms")]
+    pub start: u64,
+    /// When it ended.
+    #[serde(rename = "end_ms", serialize_with = "as_ms")]
+    pub end: u64,
+}
+
+/// Nanoseconds as milliseconds.
+pub fn as_ms<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*ns as f64 / 1e6)
 }
 
 /// A mirrored copy.
@@ -138,6 +154,12 @@ pub struct Decision {
     pub flags: Flags,
     /// Every try.
     pub attempts: Vec<Attempt>,
+    /// When the request arrived, on the simulated clock (ns).
+    #[serde(rename = "arrival_ms", serialize_with = "as_ms")]
+    pub arrival: u64,
+    /// How long the client waited for the answer (ns).
+    #[serde(rename = "duration_ms", serialize_with = "as_ms")]
+    pub duration: u64,
     /// Mirrored copies.
     pub mirrors: Vec<MirrorOut>,
     /// Forwarded to the caller's original destination (unknown host, `ALLOW_ANY`, or a

@@ -2,11 +2,12 @@
 
 use super::decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
 use super::summary::Summary;
+use super::upstream::{Flight, Upstream, forward_trace};
 use crate::common::rng::{EntropySource, RequestEntropy, SimRng};
 use crate::compile::{CompiledMesh, IstioVersion, Proxy, resolve_gateway_name};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::lb::hash::{Connection, generate_hash};
-use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext, PickDetail};
+use crate::lb::{LbPolicy, LoadBalancer, PickContext};
 use crate::model::Mesh;
 use crate::route::{Action, Request, RouteTable, Target, VirtualHostSource};
 use crate::trace::{NoTrace, Trace, TraceEvent, Tracer};
@@ -31,15 +32,24 @@ impl Default for SimOptions {
     }
 }
 
-/// Decides what the mesh does with requests. Holds the compiled mesh and the load balancers'
-/// state (round-robin positions), so decisions depend on the requests before them, as in Envoy.
+/// Decides what the mesh does with requests. Holds the compiled mesh and the state that
+/// changes as requests flow (round-robin positions, requests in flight, crashed endpoints,
+/// ejected hosts, the simulated clock), so decisions depend on the requests before them, as
+/// in Envoy.
 pub struct Simulator<'m> {
     compiled: CompiledMesh<'m>,
     options: SimOptions,
     tables: BTreeMap<(Proxy, u32), Option<Rc<RouteTable>>>,
-    lbs: Vec<AnyLb>,
+    upstream: Upstream,
     entropy: EntropySource,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// The outcome of routing a request: answered by the proxy itself, or on its way upstream
+/// (starting at the given time, after any fault delay).
+enum Routed {
+    Done(Box<Decision>),
+    Flight(Box<Flight>, u64),
 }
 
 impl<'m> Simulator<'m> {
@@ -52,23 +62,23 @@ impl<'m> Simulator<'m> {
     /// (a regex RE2 refuses, ...), checked on every route table a request could use.
     pub fn with_options(mesh: &'m Mesh, options: SimOptions) -> Result<Self, Diagnostics> {
         let compiled = CompiledMesh::new(mesh, options.version);
-        let lbs = compiled
+        let seeds: Vec<u64> = compiled
             .clusters
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 // Envoy seeds each worker's round robin with a random number; ours comes from
                 // the seed and the cluster, so it is stable when other clusters change.
-                let seed = SimRng::new(options.seed, 1 + i as u64).next_u64()
-                    ^ crate::lb::hash::xx(c.name.as_bytes());
-                AnyLb::build(c.lb, &c.hosts, seed)
+                SimRng::new(options.seed, 1 + i as u64).next_u64()
+                    ^ crate::lb::hash::xx(c.name.as_bytes())
             })
             .collect();
+        let upstream = Upstream::new(&compiled, &seeds);
         let mut sim = Simulator {
             compiled,
             options,
             tables: BTreeMap::new(),
-            lbs,
+            upstream,
             entropy: EntropySource::new(options.seed),
             diagnostics: Vec::new(),
         };
@@ -179,20 +189,79 @@ impl<'m> Simulator<'m> {
         self.entropy = EntropySource::starting_at(self.options.seed, index);
     }
 
-    /// Decides the next request of the stream.
+    /// Decides the next request of the stream. Requests decided this way do not overlap in
+    /// time: each arrives when the previous has been answered (or at its own `time`, if later).
     pub fn decide(&mut self, req: &Request) -> Decision {
-        let e = self.entropy.next_request();
-        let index = self.entropy.position() - 1;
-        self.decide_with(req, index, &e, &mut NoTrace)
+        self.decide_traced(req, &mut NoTrace)
     }
 
     /// Decides the next request and explains it.
     pub fn explain(&mut self, req: &Request) -> (Decision, Trace) {
+        let mut t = Trace::default();
+        let d = self.decide_traced(req, &mut t);
+        (d, t)
+    }
+
+    fn decide_traced(&mut self, req: &Request, t: &mut impl Tracer) -> Decision {
         let e = self.entropy.next_request();
         let index = self.entropy.position() - 1;
-        let mut t = Trace::default();
-        let d = self.decide_with(req, index, &e, &mut t);
-        (d, t)
+        let arrival = self.upstream.now.max(req.time.unwrap_or(0));
+        self.upstream.run_until(&self.compiled, Some(arrival));
+        match self.route(req, index, &e, arrival, t) {
+            Routed::Done(d) => *d,
+            Routed::Flight(f, start) => {
+                self.upstream.launch(&self.compiled, *f, start);
+                self.upstream.run_until_idle(&self.compiled);
+                let (_, d, events) = self.upstream.done.pop().expect("the request finished");
+                forward_trace(t, events);
+                d
+            }
+        }
+    }
+
+    /// Runs a stream whose requests arrive at given times (nanoseconds on the simulated clock,
+    /// non-decreasing) and may overlap: requests in flight hold connections, count for least
+    /// request, and see each other's crashes. Decisions go to `sink` in input order.
+    pub fn run(
+        &mut self,
+        arrivals: impl IntoIterator<Item = (u64, Request)>,
+        mut sink: impl FnMut(Decision),
+    ) {
+        let mut pending: BTreeMap<u64, Decision> = BTreeMap::new();
+        let mut next_out = self.entropy.position();
+        let flush = |pending: &mut BTreeMap<u64, Decision>,
+                     next_out: &mut u64,
+                     sink: &mut dyn FnMut(Decision)| {
+            while let Some(d) = pending.remove(next_out) {
+                sink(d);
+                *next_out += 1;
+            }
+        };
+        for (at, req) in arrivals {
+            let at = at.max(self.upstream.now);
+            self.upstream.run_until(&self.compiled, Some(at));
+            for (i, d, _) in self.upstream.done.drain(..) {
+                pending.insert(i, d);
+            }
+            flush(&mut pending, &mut next_out, &mut sink);
+            let e = self.entropy.next_request();
+            let index = self.entropy.position() - 1;
+            match self.route(&req, index, &e, at, &mut NoTrace) {
+                Routed::Done(d) => {
+                    pending.insert(index, *d);
+                }
+                Routed::Flight(f, start) => self.upstream.launch(&self.compiled, *f, start),
+            }
+            for (i, d, _) in self.upstream.done.drain(..) {
+                pending.insert(i, d);
+            }
+            flush(&mut pending, &mut next_out, &mut sink);
+        }
+        self.upstream.run_until_idle(&self.compiled);
+        for (i, d, _) in self.upstream.done.drain(..) {
+            pending.insert(i, d);
+        }
+        flush(&mut pending, &mut next_out, &mut sink);
     }
 
     /// Runs a stream, keeping only the summary (memory does not grow with the stream).
@@ -205,14 +274,16 @@ impl<'m> Simulator<'m> {
         s
     }
 
-    /// The core: one request, with its random values, reported to `t`.
-    pub fn decide_with(
+    /// Routing: one request, with its random values, reported to `t`. Either the proxy
+    /// answers itself, or the request leaves for an upstream.
+    fn route(
         &mut self,
         req: &Request,
         index: u64,
         e: &RequestEntropy,
+        arrival: u64,
         t: &mut impl Tracer,
-    ) -> Decision {
+    ) -> Routed {
         let mut d = Decision {
             index,
             virtual_service: None,
@@ -231,6 +302,8 @@ impl<'m> Simulator<'m> {
             set_cookie: None,
             weight: None,
             endpoint_share: None,
+            arrival,
+            duration: 0,
         };
         let proxy = self.proxy_for(req);
         let port = req
@@ -264,7 +337,7 @@ impl<'m> Simulator<'m> {
             }
             d.status = 404;
             d.flags = Flags::NR;
-            return d;
+            return Routed::Done(Box::new(d));
         };
         let host = req.host();
         let Some((vh_index, matched)) = table.find_virtual_host(&host) else {
@@ -275,7 +348,7 @@ impl<'m> Simulator<'m> {
             }
             d.status = 404;
             d.flags = Flags::NR;
-            return d;
+            return Routed::Done(Box::new(d));
         };
         let vh = &table.virtual_hosts[vh_index];
         let mesh = self.compiled.mesh;
@@ -340,7 +413,7 @@ impl<'m> Simulator<'m> {
         let Some(route) = chosen else {
             d.status = 404;
             d.flags = Flags::NR;
-            return d;
+            return Routed::Done(Box::new(d));
         };
         d.route = Some(route.label());
         d.virtual_service = route.virtual_service.map(|i| {
@@ -353,12 +426,12 @@ impl<'m> Simulator<'m> {
                 if t.enabled() {
                     t.event(TraceEvent::Note(format!("redirect {status} to {location}")));
                 }
-                return d;
+                return Routed::Done(Box::new(d));
             }
             Action::DirectResponse { status } => {
                 d.status = *status;
                 d.flags = Flags::DR;
-                return d;
+                return Routed::Done(Box::new(d));
             }
             Action::Block => {
                 d.status = 502;
@@ -368,7 +441,7 @@ impl<'m> Simulator<'m> {
                         "{host} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY: the sidecar answers 502"
                     )));
                 }
-                return d;
+                return Routed::Done(Box::new(d));
             }
             Action::Passthrough => {
                 d.status = 200;
@@ -376,14 +449,18 @@ impl<'m> Simulator<'m> {
                 d.cluster = Some("PassthroughCluster".into());
                 d.attempts.push(Attempt {
                     endpoint: None,
+                    workload: None,
                     status: 200,
+                    outcome: "200".into(),
+                    start: arrival,
+                    end: arrival,
                 });
                 if t.enabled() {
                     t.event(TraceEvent::Note(format!(
                         "{host} is not in the registry; ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster)"
                     )));
                 }
-                return d;
+                return Routed::Done(Box::new(d));
             }
             Action::Forward(f) => f,
         };
@@ -408,8 +485,8 @@ impl<'m> Simulator<'m> {
         d.subset = target.subset.clone();
         d.cluster = Some(target.cluster_name.clone());
 
-        let mut aux: Option<SimRng> = None;
-        let conn = self.connection(req, target, &mut aux, e);
+        let mut rng = e.aux_rng();
+        let conn = self.connection(req, target, &mut rng);
         let rh = generate_hash(&fwd.hash_policy, req, &conn);
         if t.enabled() && !fwd.hash_policy.is_empty() {
             t.event(TraceEvent::Hash(match (&rh.key, rh.hash) {
@@ -427,77 +504,30 @@ impl<'m> Simulator<'m> {
         d.hash_key = rh.key.clone();
         d.set_cookie = rh.set_cookie.clone();
 
-        match target.cluster {
-            None => {
-                d.status = 503;
-                d.flags = Flags::NC;
+        // The fault filter runs before the router: a delay, then an abort.
+        let mut start = arrival;
+        if let Some(fault) = &fwd.fault {
+            if let Some((delay, pm)) = fault.delay
+                && rng.below(1_000_000) < pm
+            {
+                start += delay.nanos;
+                d.flags = d.flags.with(Flags::DI);
                 if t.enabled() {
                     t.event(TraceEvent::Note(format!(
-                        "cluster {} does not exist (no such service, port or subset): 503 NC",
-                        target.cluster_name
+                        "fault injection delays the request by {delay} (DI)"
                     )));
                 }
             }
-            Some(c) => {
-                let cluster = &self.compiled.clusters[c];
+            if let Some((status, pm)) = fault.abort
+                && rng.below(1_000_000) < pm
+            {
+                d.status = status;
+                d.flags = d.flags.with(Flags::FI);
+                d.duration = start - arrival;
                 if t.enabled() {
-                    t.event(TraceEvent::Cluster {
-                        name: cluster.name.clone(),
-                        policy: cluster.lb.to_string(),
-                        endpoints: cluster.hosts.len(),
-                    });
+                    t.event(TraceEvent::Note(format!("fault injection aborts the request with {status} (FI): it never reaches the router, so it is neither retried nor mirrored")));
                 }
-                if cluster.lb == LbPolicy::Passthrough {
-                    d.status = 200;
-                    d.passthrough = true;
-                    d.attempts.push(Attempt {
-                        endpoint: None,
-                        status: 200,
-                    });
-                } else {
-                    let ctx = PickContext {
-                        hash: rh.hash,
-                        random: e.lb,
-                        active: &[],
-                    };
-                    match self.lbs[c].pick(&ctx) {
-                        None => {
-                            d.status = 503;
-                            d.flags = Flags::UH;
-                            d.attempts.push(Attempt {
-                                endpoint: None,
-                                status: 503,
-                            });
-                            if t.enabled() {
-                                t.event(TraceEvent::Note(
-                                    "no endpoint in the cluster: 503 UH (no healthy upstream)"
-                                        .into(),
-                                ));
-                            }
-                        }
-                        Some(p) => {
-                            let cluster = &self.compiled.clusters[c];
-                            let address = cluster.hosts[p.host].address.clone();
-                            let workload = mesh.topology.instances[cluster.instances[p.host]]
-                                .name
-                                .clone();
-                            if t.enabled() {
-                                t.event(TraceEvent::Pick(format!(
-                                    "{address} ({workload}) by {}",
-                                    describe_pick(&p.detail, cluster.hosts.len())
-                                )));
-                            }
-                            d.status = 200;
-                            d.attempts.push(Attempt {
-                                endpoint: Some(address.clone()),
-                                status: 200,
-                            });
-                            d.endpoint = Some(address);
-                            d.workload = Some(workload);
-                            d.endpoint_share = expected_endpoint_share(cluster, p.host);
-                        }
-                    }
-                }
+                return Routed::Done(Box::new(d));
             }
         }
 
@@ -534,13 +564,14 @@ impl<'m> Simulator<'m> {
             } else {
                 base
             };
-            let rng = aux.get_or_insert_with(|| e.aux_rng());
             let ctx = PickContext {
                 hash: None,
                 random: [rng.next_u64(), rng.next_u64()],
                 active: &[],
+                attempt: 0,
             };
-            let pick = self.lbs[mc].pick(&ctx);
+            let st = &mut self.upstream.clusters[mc];
+            let pick = st.lb.pick(&ctx);
             let cluster = &self.compiled.clusters[mc];
             let (endpoint, workload) = match pick {
                 Some(p) => (
@@ -568,16 +599,79 @@ impl<'m> Simulator<'m> {
                 workload,
             });
         }
-        d
+
+        let Some(c) = target.cluster else {
+            d.status = 503;
+            d.flags = d.flags.with(Flags::NC);
+            d.duration = start - arrival;
+            if t.enabled() {
+                t.event(TraceEvent::Note(format!(
+                    "cluster {} does not exist (no such service, port or subset): 503 NC",
+                    target.cluster_name
+                )));
+            }
+            return Routed::Done(Box::new(d));
+        };
+        let cluster = &self.compiled.clusters[c];
+        if t.enabled() {
+            t.event(TraceEvent::Cluster {
+                name: cluster.name.clone(),
+                policy: cluster.lb.to_string(),
+                endpoints: cluster.hosts.len(),
+            });
+        }
+        if cluster.lb == LbPolicy::Passthrough {
+            d.status = 200;
+            d.passthrough = true;
+            d.duration = start - arrival;
+            d.attempts.push(Attempt {
+                endpoint: None,
+                workload: None,
+                status: 200,
+                outcome: "200".into(),
+                start,
+                end: start,
+            });
+            return Routed::Done(Box::new(d));
+        }
+        if t.enabled() {
+            if let Some(p) = &fwd.retry_policy {
+                t.event(TraceEvent::Note(format!(
+                    "retry policy: {} retries on {}{}{}{}",
+                    p.num_retries,
+                    p.retry_on_string(),
+                    if p.retriable_status_codes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (codes {:?})", p.retriable_status_codes)
+                    },
+                    p.per_try_timeout
+                        .map_or(String::new(), |t| format!(", per-try timeout {t}")),
+                    fwd.timeout
+                        .map_or(", no route timeout".to_string(), |t| format!(
+                            ", route timeout {t}"
+                        )),
+                )));
+            } else {
+                t.event(TraceEvent::Note("no retries (attempts: 0)".into()));
+            }
+        }
+        let flight = Flight::new(
+            d,
+            arrival,
+            c,
+            rh.hash,
+            e.lb,
+            rng,
+            req.path.clone(),
+            fwd.retry_policy.clone(),
+            fwd.timeout.map(|t| t.nanos),
+            t.enabled(),
+        );
+        Routed::Flight(Box::new(flight), start)
     }
 
-    fn connection(
-        &self,
-        req: &Request,
-        target: &Target,
-        aux: &mut Option<SimRng>,
-        e: &RequestEntropy,
-    ) -> Connection {
+    fn connection(&self, req: &Request, target: &Target, rng: &mut SimRng) -> Connection {
         let mesh = self.compiled.mesh;
         let ip = req.source.as_ref().and_then(|s| {
             s.ip.clone().or_else(|| {
@@ -596,7 +690,6 @@ impl<'m> Simulator<'m> {
             return Connection::default();
         };
         // The client's ephemeral port is chosen by its kernel: random, as far as anyone knows.
-        let rng = aux.get_or_insert_with(|| e.aux_rng());
         let port = 32768 + rng.below(28232);
         let vip = crate::lb::hash::xx(target.host.as_bytes());
         Connection {
@@ -608,23 +701,6 @@ impl<'m> Simulator<'m> {
                 target.port
             )),
         }
-    }
-}
-
-/// The long-run share of a cluster's requests that its balancer gives host `i`: uniform for
-/// RANDOM (Envoy ignores weights there) and for equal weights, proportional to the weights for
-/// the EDF schedules; none for hashing balancers.
-fn expected_endpoint_share(c: &crate::compile::Cluster, i: usize) -> Option<(u64, u64)> {
-    let n = c.hosts.len() as u64;
-    let equal = c.hosts.iter().all(|h| h.weight == c.hosts[0].weight);
-    match c.lb {
-        LbPolicy::Random => Some((1, n)),
-        LbPolicy::RoundRobin | LbPolicy::LeastRequest if equal => Some((1, n)),
-        LbPolicy::RoundRobin | LbPolicy::LeastRequest => {
-            let total: u64 = c.hosts.iter().map(|h| h.weight as u64).sum();
-            Some((c.hosts[i].weight as u64, total))
-        }
-        _ => None,
     }
 }
 
@@ -642,32 +718,6 @@ fn describe_target(t: &Target) -> String {
     match &t.subset {
         Some(s) => format!("{} subset {s} (port {})", t.host, t.port),
         None => format!("{} (port {})", t.host, t.port),
-    }
-}
-
-fn describe_pick(p: &PickDetail, n: usize) -> String {
-    match p {
-        PickDetail::RoundRobin { index } => {
-            format!("round robin (position {} of {n})", index % n as u64)
-        }
-        PickDetail::WeightedRoundRobin => "weighted round robin (EDF schedule)".into(),
-        PickDetail::Random { value } => format!("random ({value} % {n} = {})", value % n as u64),
-        PickDetail::LeastRequest { first, second } => format!(
-            "least request: candidates #{} ({} active) and #{} ({} active)",
-            first.0, first.1, second.0, second.1
-        ),
-        PickDetail::WeightedLeastRequest => "least request (weighted, EDF)".into(),
-        PickDetail::Hash {
-            hash,
-            from_request,
-            position,
-        } => {
-            if *from_request {
-                format!("hash {hash} at position {position}")
-            } else {
-                format!("random hash {hash} (no key) at position {position}")
-            }
-        }
     }
 }
 

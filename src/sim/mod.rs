@@ -11,9 +11,12 @@
 
 mod decision;
 mod engine;
+mod latency;
 pub mod stream;
 mod summary;
+mod upstream;
 
 pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
 pub use engine::{SimOptions, Simulator};
+pub use latency::Latencies;
 pub use summary::{Count, Summary};

@@ -120,7 +120,7 @@ impl LoadBalancer for Maglev {
             Some(h) => (h, true),
             None => (ctx.random[0], false),
         };
-        let (host, slot) = self.choose(hash, 0)?;
+        let (host, slot) = self.choose(hash, ctx.attempt)?;
         Some(Pick {
             host,
             detail: PickDetail::Hash {

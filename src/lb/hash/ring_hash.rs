@@ -124,7 +124,7 @@ impl LoadBalancer for RingHash {
             Some(h) => (h, true),
             None => (ctx.random[0], false),
         };
-        let (host, position) = self.choose(hash, 0)?;
+        let (host, position) = self.choose(hash, ctx.attempt)?;
         Some(Pick {
             host,
             detail: PickDetail::Hash {
