@@ -50,13 +50,20 @@ fn start(bin: &std::path::PathBuf, sim: &Simulator<'_>) -> Fixture {
     let (table, diags) = compiled.route_table(&proxy, 80);
     assert!(diags.is_empty(), "{diags:?}");
     let table = table.unwrap();
-    let mut addrs: Vec<String> = compiled
+    let mut addrs: Vec<(String, Behaviour)> = compiled
         .clusters
         .iter()
-        .flat_map(|c| c.hosts.iter().map(|h| h.address.clone()))
+        .flat_map(|c| {
+            c.hosts.iter().zip(&c.instances).map(|(h, &i)| {
+                (
+                    h.address.clone(),
+                    compiled.mesh.topology.instances[i].behaviour.clone(),
+                )
+            })
+        })
         .collect();
-    addrs.sort();
-    addrs.dedup();
+    addrs.sort_by(|a, b| a.0.cmp(&b.0));
+    addrs.dedup_by(|a, b| a.0 == b.0);
     let upstreams = Upstreams::start(&addrs);
     let listener: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let admin = free_port();
@@ -653,4 +660,226 @@ fn generated_hash_cookie_is_what_envoy_hashes() {
         endpoints.insert(r.body);
     }
     assert!(endpoints.len() > 1);
+}
+
+// ===== retries, timeouts and faults against misbehaving endpoints =====
+
+fn resilient_scenario(s: u8, replicas: usize, annotations: &str, rule: &str) -> String {
+    let mut y = String::new();
+    for i in 0..replicas {
+        y += &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}, annotations: {{{annotations}}}}}\nstatus: {{podIP: 127.0.{s}.{}}}\n---\n",
+            i + 1
+        );
+    }
+    y += &service("web", "web");
+    y += &format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: web}}\nspec:\n  hosts: [web]\n  http:\n  - route: [{{destination: {{host: web}}}}]\n{rule}\n"
+    );
+    y
+}
+
+#[test]
+fn retries_on_503_spread_like_envoy() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let y = resilient_scenario(
+        11,
+        3,
+        "meshsim.io/fail-rate: \"0.5\"",
+        "    retries: {attempts: 2, retryOn: 5xx}",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    // Envoy's back-off is real time here: 800 requests keep the scenario under ten seconds.
+    let n = 800;
+    let req = Request::get("web");
+    let ours: Vec<Decision> = (0..n).map(|_| sim.decide(&req)).collect();
+    let theirs: Vec<Response> = (0..n).map(|_| fx.client.send(&req)).collect();
+    let st = |ok: usize| [ok as u64, (n - ok) as u64];
+    assert_same_distribution(
+        "success after retries",
+        &st(ours.iter().filter(|d| d.status == 200).count()),
+        &st(theirs.iter().filter(|r| r.status == 200).count()),
+    );
+    // Tries per request: meshsim's attempts, Envoy's x-envoy-attempt-count of the answer.
+    let tries_ours = counts(&[1usize, 2, 3], ours.iter().map(|d| d.attempts.len()));
+    let tries_envoy = counts(
+        &[1usize, 2, 3],
+        theirs.iter().map(|r| {
+            r.headers
+                .get("x-attempt")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0)
+        }),
+    );
+    assert_same_distribution("tries per request", &tries_ours, &tries_envoy);
+}
+
+#[test]
+fn per_try_timeouts_and_route_timeouts() {
+    let Some(bin) = envoy_or_skip() else { return };
+    // Endpoints that never answer; Istio's default retryOn does not retry a per-try timeout.
+    for (s, rule, tries, at_least_ms) in [
+        (
+            12u8,
+            "    retries: {attempts: 3, perTryTimeout: 200ms}",
+            1usize,
+            200u64,
+        ),
+        (
+            13,
+            "    retries: {attempts: 3, perTryTimeout: 200ms, retryOn: reset}",
+            4,
+            800,
+        ),
+        (
+            14,
+            "    timeout: 300ms\n    retries: {attempts: 5, perTryTimeout: 200ms, retryOn: reset}",
+            2,
+            300,
+        ),
+    ] {
+        let y = resilient_scenario(
+            s,
+            2,
+            "meshsim.io/fail-rate: \"1\", meshsim.io/failure: timeout",
+            rule,
+        );
+        let port = free_port();
+        let m = mesh(&y, port);
+        let mut sim = Simulator::new(&m).unwrap();
+        let mut fx = start(&bin, &sim);
+        for _ in 0..5 {
+            let d = sim.decide(&Request::get("web"));
+            let t0 = std::time::Instant::now();
+            let r = fx.client.send(&Request::get("web"));
+            let took = t0.elapsed().as_millis() as u64;
+            fx.client.reconnect();
+            assert_eq!((r.status, d.status), (504, 504), "{rule}");
+            assert_eq!(
+                d.flags.to_string(),
+                if tries > 1 && at_least_ms != 300 {
+                    "UT,URX"
+                } else {
+                    "UT"
+                },
+                "{rule}"
+            );
+            assert_eq!(d.attempts.len(), tries, "{rule}");
+            assert!(
+                took + 5 >= at_least_ms && took < at_least_ms + 1500,
+                "{rule}: envoy answered after {took} ms"
+            );
+            assert!(d.duration / 1_000_000 >= at_least_ms, "{rule}");
+        }
+    }
+}
+
+#[test]
+fn resets_are_retried_only_under_reset_conditions() {
+    let Some(bin) = envoy_or_skip() else { return };
+    for (s, retry_on, tries) in [(15u8, "connect-failure", 1usize), (16, "reset", 3)] {
+        let rule = format!("    retries: {{attempts: 2, retryOn: {retry_on}}}");
+        let y = resilient_scenario(
+            s,
+            2,
+            "meshsim.io/fail-rate: \"1\", meshsim.io/failure: reset",
+            &rule,
+        );
+        let port = free_port();
+        let m = mesh(&y, port);
+        let mut sim = Simulator::new(&m).unwrap();
+        let mut fx = start(&bin, &sim);
+        let n = 20;
+        for _ in 0..n {
+            let d = sim.decide(&Request::get("web"));
+            let r = fx.client.send(&Request::get("web"));
+            assert_eq!((r.status, d.status), (503, 503), "{retry_on}");
+            assert_eq!(d.attempts.len(), tries);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let upstream_tries = fx.log.lock().unwrap().len();
+        assert_eq!(
+            upstream_tries,
+            n * tries,
+            "{retry_on}: upstream saw {upstream_tries} tries"
+        );
+    }
+}
+
+#[test]
+fn fault_abort_and_delay_percentages() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let y = resilient_scenario(
+        17,
+        1,
+        "",
+        "    fault:\n      abort: {httpStatus: 418, percentage: {value: 40}}\n      delay: {fixedDelay: 20ms, percentage: {value: 50}}",
+    );
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let n = 600;
+    let ours: Vec<Decision> = (0..n).map(|_| sim.decide(&Request::get("web"))).collect();
+    let mut theirs = Vec::new();
+    for _ in 0..n {
+        let t0 = std::time::Instant::now();
+        let r = fx.client.send(&Request::get("web"));
+        theirs.push((r.status, t0.elapsed().as_millis() >= 20));
+    }
+    let split = |k: usize| [k as u64, (n - k) as u64];
+    assert_same_distribution(
+        "aborted",
+        &split(ours.iter().filter(|d| d.status == 418).count()),
+        &split(theirs.iter().filter(|t| t.0 == 418).count()),
+    );
+    assert_same_distribution(
+        "delayed",
+        &split(
+            ours.iter()
+                .filter(|d| d.flags.to_string().contains("DI"))
+                .count(),
+        ),
+        &split(theirs.iter().filter(|t| t.1).count()),
+    );
+}
+
+#[test]
+fn previous_hosts_on_retry_like_envoy() {
+    let Some(bin) = envoy_or_skip() else { return };
+    let mut y = String::new();
+    for (i, ann) in ["meshsim.io/fail-rate: \"1\"", "", ""].iter().enumerate() {
+        y += &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}, annotations: {{{ann}}}}}\nstatus: {{podIP: 127.0.18.{}}}\n---\n",
+            i + 1
+        );
+    }
+    y += &service("web", "web");
+    y += "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web}}]\n    retries: {attempts: 1, retryOn: 5xx}\n";
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let mut fx = start(&bin, &sim);
+    let bad = format!("127.0.18.1:{port}");
+    let n = 900;
+    let ours: Vec<Decision> = (0..n).map(|_| sim.decide(&Request::get("web"))).collect();
+    let theirs: Vec<Response> = (0..n)
+        .map(|_| fx.client.send(&Request::get("web")))
+        .collect();
+    // Envoy answered from a second try: never (or almost never) the bad pod again.
+    let retried: Vec<_> = theirs
+        .iter()
+        .filter(|r| r.headers.get("x-attempt").is_some_and(|a| a == "2"))
+        .collect();
+    assert!(retried.len() > 150, "{}", retried.len());
+    assert!(retried.iter().filter(|r| r.body == bad).count() <= 3);
+    let split = |k: usize| [k as u64, (n - k) as u64];
+    assert_same_distribution(
+        "retried requests",
+        &split(ours.iter().filter(|d| d.attempts.len() == 2).count()),
+        &split(retried.len()),
+    );
 }

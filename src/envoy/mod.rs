@@ -165,8 +165,31 @@ fn forward(f: &Forward, shadow_suffix: bool) -> Value {
     v
 }
 
+fn fault_config(f: &crate::resilience::fault::Fault) -> Value {
+    let mut v =
+        json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
+    if let Some((d, pm)) = f.delay {
+        v["delay"] = json!({
+            "fixed_delay": proto_duration(d),
+            "percentage": {"numerator": pm, "denominator": "MILLION"},
+        });
+    }
+    if let Some((status, pm)) = f.abort {
+        v["abort"] = json!({
+            "http_status": status,
+            "percentage": {"numerator": pm, "denominator": "MILLION"},
+        });
+    }
+    v
+}
+
 fn route(r: &Route, shadow_suffix: bool) -> Value {
     let mut v = json!({"match": route_match(&r.matcher)});
+    if let Action::Forward(f) = &r.action
+        && let Some(fault) = &f.fault
+    {
+        v["typed_per_filter_config"] = json!({"envoy.filters.http.fault": fault_config(fault)});
+    }
     if let Some(n) = &r.name {
         v["name"] = json!(n);
     }
@@ -199,6 +222,8 @@ pub fn route_configuration(table: &RouteTable, shadow_suffix: bool) -> Value {
             "name": vh.name,
             "domains": vh.domains,
             "routes": vh.routes.iter().map(|r| route(r, shadow_suffix)).collect::<Vec<_>>(),
+            // istiod sets this on every virtual host: upstreams see x-envoy-attempt-count.
+            "include_request_attempt_count": true,
         })).collect::<Vec<_>>(),
         "validate_clusters": false,
         "ignore_port_in_host_matching": true,
@@ -299,10 +324,18 @@ pub fn bootstrap(
                         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                         "stat_prefix": format!("outbound_0.0.0.0_{}", table.port),
                         "route_config": route_configuration(table, shadow_suffix),
-                        "http_filters": [{
-                            "name": "envoy.filters.http.router",
-                            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
-                        }],
+                        "http_filters": [
+                            {
+                                // Empty at listener level; routes enable faults through
+                                // typed_per_filter_config, as istiod does.
+                                "name": "envoy.filters.http.fault",
+                                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}
+                            },
+                            {
+                                "name": "envoy.filters.http.router",
+                                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+                            }
+                        ],
                     }
                 }]}],
             }],

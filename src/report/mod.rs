@@ -107,6 +107,26 @@ pub fn summary_table(s: &Summary, info: &RunInfo) -> String {
         out.push('\n');
         out.push_str(&t.render());
     }
+    if s.has_resilience() {
+        let ms = |ns: u64| format!("{:.1}ms", ns as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "\nsuccess rate {:.2}% ({} of {}); latency p50 {}, p90 {}, p99 {}, max {}",
+            s.success_rate() * 100.0,
+            s.succeeded,
+            n,
+            ms(s.latency.percentile(50.0)),
+            ms(s.latency.percentile(90.0)),
+            ms(s.latency.percentile(99.0)),
+            ms(s.latency.max()),
+        );
+        let mut t = Table::new(["TRIES", "REQUESTS", "SHARE"]);
+        for (k, c) in &s.tries {
+            t.row([k.to_string(), c.to_string(), pct(*c, n)]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
     if s.passthrough > 0 {
         let _ = writeln!(
             out,
@@ -142,6 +162,15 @@ pub fn summary_json(s: &Summary, info: &RunInfo) -> Value {
             "destination": h, "endpoint": e, "copies": c,
         })).collect::<Vec<_>>(),
         "passthrough": s.passthrough,
+        "succeeded": s.succeeded,
+        "successRate": s.success_rate(),
+        "tries": s.tries.iter().map(|(k, c)| json!({"tries": k, "requests": c})).collect::<Vec<_>>(),
+        "latencyMs": {
+            "p50": s.latency.percentile(50.0) as f64 / 1e6,
+            "p90": s.latency.percentile(90.0) as f64 / 1e6,
+            "p99": s.latency.percentile(99.0) as f64 / 1e6,
+            "max": s.latency.max() as f64 / 1e6,
+        },
     })
 }
 
@@ -169,6 +198,22 @@ pub fn explain_text(req: &Request, d: &Decision, trace: &Trace) -> String {
     }
     if d.passthrough {
         out.push_str(", passthrough");
+    }
+    if d.attempts.len() > 1 || d.duration > 0 {
+        let ms = |ns: u64| format!("{:.1}ms", ns as f64 / 1e6);
+        let _ = write!(out, ", after {}", ms(d.duration));
+        for (i, a) in d.attempts.iter().enumerate() {
+            let _ = write!(
+                out,
+                "\n  try {}: {} ({}) {} → {}: {}",
+                i + 1,
+                a.endpoint.as_deref().unwrap_or("-"),
+                a.workload.as_deref().unwrap_or("-"),
+                ms(a.start.saturating_sub(d.arrival)),
+                ms(a.end.saturating_sub(d.arrival)),
+                a.outcome
+            );
+        }
     }
     for m in &d.mirrors {
         let _ = write!(out, "\n  mirrored to {} as {}", m.host, m.authority);

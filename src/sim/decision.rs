@@ -10,30 +10,28 @@ pub struct Flags(u16);
 impl Flags {
     /// UH: no healthy upstream.
     pub const UH: Flags = Flags(1);
-    /// UF: upstream connection failure.
-    pub const UF: Flags = Flags(1 << 1);
-    /// UO: upstream overflow (circuit breaker).
-    pub const UO: Flags = Flags(1 << 2);
-    /// NR: no route.
-    pub const NR: Flags = Flags(1 << 3);
-    /// URX: upstream retry limit exceeded.
-    pub const URX: Flags = Flags(1 << 4);
-    /// NC: no cluster found.
-    pub const NC: Flags = Flags(1 << 5);
     /// UT: upstream request timeout.
-    pub const UT: Flags = Flags(1 << 6);
+    pub const UT: Flags = Flags(1 << 1);
+    /// UF: upstream connection failure.
+    pub const UF: Flags = Flags(1 << 2);
     /// UC: upstream connection termination.
-    pub const UC: Flags = Flags(1 << 7);
+    pub const UC: Flags = Flags(1 << 3);
+    /// UO: upstream overflow (circuit breaker).
+    pub const UO: Flags = Flags(1 << 4);
+    /// NR: no route.
+    pub const NR: Flags = Flags(1 << 5);
     /// DI: delayed by fault injection.
-    pub const DI: Flags = Flags(1 << 8);
+    pub const DI: Flags = Flags(1 << 6);
     /// FI: aborted by fault injection.
-    pub const FI: Flags = Flags(1 << 9);
-    /// DR: answered with a direct response.
-    pub const DR: Flags = Flags(1 << 10);
+    pub const FI: Flags = Flags(1 << 7);
+    /// URX: upstream retry limit exceeded.
+    pub const URX: Flags = Flags(1 << 8);
+    /// NC: no cluster found.
+    pub const NC: Flags = Flags(1 << 9);
 
-    const NAMES: [&'static str; 11] = [
-        "UH", "UF", "UO", "NR", "URX", "NC", "UT", "UC", "DI", "FI", "DR",
-    ];
+    /// In the order of Envoy's `ResponseFlag` enum, which is the order `%RESPONSE_FLAGS%`
+    /// prints them in.
+    const NAMES: [&'static str; 10] = ["UH", "UT", "UF", "UC", "UO", "NR", "DI", "FI", "URX", "NC"];
 
     /// No flag.
     pub const NONE: Flags = Flags(0);

@@ -429,13 +429,12 @@ impl<'m> Simulator<'m> {
                 return Routed::Done(Box::new(d));
             }
             Action::DirectResponse { status } => {
+                // Envoy has no response flag for a direct response.
                 d.status = *status;
-                d.flags = Flags::DR;
                 return Routed::Done(Box::new(d));
             }
             Action::Block => {
                 d.status = 502;
-                d.flags = Flags::DR;
                 if t.enabled() {
                     t.event(TraceEvent::Note(format!(
                         "{host} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY: the sidecar answers 502"

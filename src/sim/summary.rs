@@ -2,6 +2,7 @@
 //! depends on the configuration, never on the number of requests.
 
 use super::decision::{Decision, short_host};
+use super::latency::Latencies;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -32,6 +33,12 @@ pub struct Summary {
     pub mirrors: BTreeMap<(String, String), u64>,
     /// Requests forwarded to their original destination.
     pub passthrough: u64,
+    /// Requests answered with a 2xx or 3xx status.
+    pub succeeded: u64,
+    /// Requests per number of tries.
+    pub tries: BTreeMap<usize, u64>,
+    /// How long clients waited.
+    pub latency: Latencies,
 }
 
 impl Summary {
@@ -76,6 +83,25 @@ impl Summary {
         if d.passthrough {
             self.passthrough += 1;
         }
+        if (200..400).contains(&d.status) {
+            self.succeeded += 1;
+        }
+        *self.tries.entry(d.attempts.len()).or_default() += 1;
+        self.latency.record(d.duration);
+    }
+
+    /// Did time or retries play a part (is the resilience summary worth showing)?
+    pub fn has_resilience(&self) -> bool {
+        self.latency.max() > 0 || self.tries.keys().any(|&n| n > 1)
+    }
+
+    /// Share of requests that succeeded.
+    pub fn success_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.succeeded as f64 / self.requests as f64
+        }
     }
 
     /// Merges another summary (from another chunk of the same stream).
@@ -101,6 +127,11 @@ impl Summary {
             *self.mirrors.entry(k.clone()).or_default() += v;
         }
         self.passthrough += o.passthrough;
+        self.succeeded += o.succeeded;
+        for (k, v) in &o.tries {
+            *self.tries.entry(*k).or_default() += v;
+        }
+        self.latency.merge(&o.latency);
     }
 
     /// Requests that went to a destination label (any route).

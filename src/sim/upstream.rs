@@ -57,12 +57,20 @@ impl ClusterState {
     }
 }
 
+/// A flight slot and the index of the request occupying it: slots are reused, and an event
+/// left over from an earlier request (its route timeout, say) must not touch a later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Fid {
+    slot: usize,
+    request: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    StartAttempt(usize),
-    AttemptDone(usize, u32, Outcome),
-    PerTryTimeout(usize, u32),
-    RouteTimeout(usize),
+    StartAttempt(Fid),
+    AttemptDone(Fid, u32, Outcome),
+    PerTryTimeout(Fid, u32),
+    RouteTimeout(Fid),
     Crash(usize),
     Sweep(usize),
 }
@@ -214,12 +222,16 @@ impl Upstream {
             }
         };
         let timeout = f.route_timeout;
+        let fid = Fid {
+            slot: id,
+            request: f.decision.index,
+        };
         self.flights[id] = Some(f);
         if let Some(t) = timeout {
-            self.schedule(start + t, Event::RouteTimeout(id));
+            self.schedule(start + t, Event::RouteTimeout(fid));
         }
         if start > self.now {
-            self.schedule(start, Event::StartAttempt(id));
+            self.schedule(start, Event::StartAttempt(fid));
         } else {
             self.start_attempt(compiled, id);
         }
@@ -262,31 +274,56 @@ impl Upstream {
         }
     }
 
+    fn live(&self, fid: Fid) -> bool {
+        self.flights
+            .get(fid.slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|f| f.decision.index == fid.request)
+    }
+
     fn handle(&mut self, compiled: &CompiledMesh<'_>, e: Event) {
         match e {
-            Event::StartAttempt(id) => {
-                if self.flights[id].is_some() {
-                    self.start_attempt(compiled, id);
+            Event::StartAttempt(fid) => {
+                if self.live(fid) {
+                    self.start_attempt(compiled, fid.slot);
                 }
             }
-            Event::AttemptDone(id, attempt, outcome) => {
-                if self.is_current(id, attempt) {
+            Event::AttemptDone(fid, attempt, outcome) => {
+                if self.is_current(fid, attempt) {
                     let r = match outcome {
                         Outcome::Status(s) => UpstreamResult::Status(s),
                         Outcome::Reset => UpstreamResult::Reset,
                     };
-                    self.end_attempt(compiled, id, r);
+                    self.end_attempt(compiled, fid.slot, r);
                 }
             }
-            Event::PerTryTimeout(id, attempt) => {
-                if self.is_current(id, attempt) {
-                    self.end_attempt(compiled, id, UpstreamResult::PerTryTimeout);
+            Event::PerTryTimeout(fid, attempt) => {
+                if self.is_current(fid, attempt) {
+                    self.end_attempt(compiled, fid.slot, UpstreamResult::PerTryTimeout);
                 }
             }
-            Event::RouteTimeout(id) => {
-                if self.flights[id].is_some() {
-                    self.release(compiled, id);
+            Event::RouteTimeout(fid) => {
+                if self.live(fid) {
+                    let id = fid.slot;
                     let now = self.now;
+                    // The try in progress, if any, is cut short: record it as it stands.
+                    if let Some(f) = self.flights[id].as_mut()
+                        && let Some(cur) = f.current.clone()
+                        && !cur.queued
+                    {
+                        let cluster = &compiled.clusters[f.cluster];
+                        f.decision.attempts.push(Attempt {
+                            endpoint: Some(cluster.hosts[cur.host].address.clone()),
+                            workload: Some(
+                                compiled.mesh.topology.instances[cur.instance].name.clone(),
+                            ),
+                            status: 504,
+                            outcome: "timeout".into(),
+                            start: cur.started,
+                            end: now,
+                        });
+                    }
+                    self.release(compiled, id);
                     if let Some(f) = self.flights[id].as_mut() {
                         let waited = now - f.arrival;
                         f.note(|| {
@@ -301,11 +338,12 @@ impl Upstream {
         }
     }
 
-    fn is_current(&self, id: usize, attempt: u32) -> bool {
-        self.flights[id]
-            .as_ref()
-            .and_then(|f| f.current.as_ref())
-            .is_some_and(|c| c.id == attempt && !c.queued)
+    fn is_current(&self, fid: Fid, attempt: u32) -> bool {
+        self.live(fid)
+            && self.flights[fid.slot]
+                .as_ref()
+                .and_then(|f| f.current.as_ref())
+                .is_some_and(|c| c.id == attempt && !c.queued)
     }
 
     /// Picks a host and sends the try (or queues it behind the connection pool).
@@ -439,6 +477,10 @@ impl Upstream {
             c.started = now;
             c.queued = false;
         }
+        let fid = Fid {
+            slot: id,
+            request: f.decision.index,
+        };
         let inst = &compiled.mesh.topology.instances[cur.instance];
         let b = &inst.behaviour;
         let mut events: Vec<(u64, Event)> = Vec::new();
@@ -462,7 +504,7 @@ impl Upstream {
             let t = b.latency.sample(&mut f.rng);
             events.push((
                 now + t,
-                Event::AttemptDone(id, cur.id, Outcome::Status(200)),
+                Event::AttemptDone(fid, cur.id, Outcome::Status(200)),
             ));
         } else {
             let delay = b.failure_delay.unwrap_or(b.latency).sample(&mut f.rng);
@@ -471,11 +513,11 @@ impl Upstream {
                 Failure::Status(s) => {
                     events.push((
                         now + delay,
-                        Event::AttemptDone(id, cur.id, Outcome::Status(s)),
+                        Event::AttemptDone(fid, cur.id, Outcome::Status(s)),
                     ));
                 }
                 Failure::Reset => {
-                    events.push((now + delay, Event::AttemptDone(id, cur.id, Outcome::Reset)));
+                    events.push((now + delay, Event::AttemptDone(fid, cur.id, Outcome::Reset)));
                 }
                 Failure::Timeout => {
                     f.note(|| TraceEvent::Note(format!("{name} will never answer this try")));
@@ -493,7 +535,7 @@ impl Upstream {
             }
         }
         if let Some(ptt) = f.per_try_timeout {
-            events.push((now + ptt, Event::PerTryTimeout(id, cur.id)));
+            events.push((now + ptt, Event::PerTryTimeout(fid, cur.id)));
         }
         for (t, e) in events {
             self.schedule(t, e);
@@ -627,7 +669,11 @@ impl Upstream {
         let random = f.rng.next_u64();
         let wait = f.backoff.next(random) * 1_000_000;
         f.note(|| TraceEvent::Note(format!("retry on {cond} after a back-off of {}", ms(wait))));
-        self.schedule(now + wait, Event::StartAttempt(id));
+        let fid = Fid {
+            slot: id,
+            request: f.decision.index,
+        };
+        self.schedule(now + wait, Event::StartAttempt(fid));
     }
 
     fn crash(&mut self, compiled: &CompiledMesh<'_>, instance: usize) {

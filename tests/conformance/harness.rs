@@ -43,7 +43,12 @@ pub struct Received {
     pub host: String,
 }
 
-/// Fake endpoints: each answers 200 with its own `IP:PORT` as the body.
+/// How a fake endpoint behaves: meshsim's own description (from the scenario's annotations),
+/// acted out for real. Crashes are not acted out.
+pub type Behaviour = meshsim::resilience::endpoint::Behaviour;
+
+/// Fake endpoints: each answers 200 with its own `IP:PORT` as the body (and the
+/// `x-envoy-attempt-count` it received in `x-attempt`), or misbehaves as its behaviour says.
 pub struct Upstreams {
     stop: Arc<AtomicBool>,
     addrs: Vec<SocketAddr>,
@@ -52,11 +57,11 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    pub fn start(addrs: &[String]) -> Upstreams {
+    pub fn start(addrs: &[(String, Behaviour)]) -> Upstreams {
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut bound = Vec::new();
-        for a in addrs {
+        for (n, (a, behaviour)) in addrs.iter().enumerate() {
             let addr: SocketAddr = a
                 .parse()
                 .unwrap_or_else(|_| panic!("endpoint {a} is not IP:PORT"));
@@ -66,15 +71,25 @@ impl Upstreams {
             );
             let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {a}: {e}"));
             bound.push(addr);
-            let (stop, log, me) = (stop.clone(), log.clone(), a.clone());
+            let (stop, log, me, b) = (stop.clone(), log.clone(), a.clone(), behaviour.clone());
+            let rng = Arc::new(Mutex::new(meshsim::common::rng::SimRng::new(
+                0x5eed + n as u64,
+                9,
+            )));
             std::thread::spawn(move || {
                 for conn in l.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (log, me, stop) = (log.clone(), me.clone(), stop.clone());
-                    std::thread::spawn(move || serve(conn, &me, &log, &stop));
+                    let (log, me, stop, b, rng) = (
+                        log.clone(),
+                        me.clone(),
+                        stop.clone(),
+                        b.clone(),
+                        rng.clone(),
+                    );
+                    std::thread::spawn(move || serve(conn, &me, &log, &stop, &b, &rng));
                 }
             });
         }
@@ -95,7 +110,14 @@ impl Drop for Upstreams {
     }
 }
 
-fn serve(conn: TcpStream, me: &str, log: &Mutex<Vec<Received>>, stop: &AtomicBool) {
+fn serve(
+    conn: TcpStream,
+    me: &str,
+    log: &Mutex<Vec<Received>>,
+    stop: &AtomicBool,
+    b: &Behaviour,
+    rng: &Mutex<meshsim::common::rng::SimRng>,
+) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let mut w = match conn.try_clone() {
         Ok(w) => w,
@@ -107,7 +129,9 @@ fn serve(conn: TcpStream, me: &str, log: &Mutex<Vec<Received>>, stop: &AtomicBoo
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut host = String::new();
+        let mut attempt = String::new();
         let mut len = 0usize;
         loop {
             let mut h = String::new();
@@ -121,6 +145,7 @@ fn serve(conn: TcpStream, me: &str, log: &Mutex<Vec<Received>>, stop: &AtomicBoo
             if let Some((k, v)) = h.split_once(':') {
                 match k.trim().to_ascii_lowercase().as_str() {
                     "host" => host = v.trim().to_string(),
+                    "x-envoy-attempt-count" => attempt = v.trim().to_string(),
                     "content-length" => len = v.trim().parse().unwrap_or(0),
                     _ => {}
                 }
@@ -134,8 +159,36 @@ fn serve(conn: TcpStream, me: &str, log: &Mutex<Vec<Received>>, stop: &AtomicBoo
             upstream: me.to_string(),
             host,
         });
+        use meshsim::resilience::endpoint::Failure;
+        let (fails, delay) = {
+            let mut r = rng.lock().unwrap();
+            let rate = b.fail_rate_for(&path);
+            let fails = rate > 0.0 && r.next_f64() < rate;
+            let d = if fails {
+                b.failure_delay.unwrap_or(b.latency)
+            } else {
+                b.latency
+            };
+            (fails, d.sample(&mut r))
+        };
+        if delay > 0 {
+            std::thread::sleep(Duration::from_nanos(delay.min(10_000_000_000)));
+        }
+        let status = match (fails, b.failure) {
+            (false, _) => 200,
+            (true, Failure::Status(s)) => s,
+            (true, Failure::Timeout) => {
+                // Never answer (bounded: Envoy's timeouts fire long before).
+                std::thread::sleep(Duration::from_secs(10));
+                return;
+            }
+            (true, Failure::Reset | Failure::Crash) => {
+                let _ = w.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        };
         let resp = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{me}",
+            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nx-attempt: {attempt}\r\ncontent-type: text/plain\r\n\r\n{me}",
             me.len()
         );
         if w.write_all(resp.as_bytes()).is_err() {

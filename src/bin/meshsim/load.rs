@@ -42,6 +42,33 @@ pub struct RequestArgs {
     /// Number of requests (repeats --request; overrides the traffic spec's count).
     #[arg(short = 'n', long = "count", value_name = "N")]
     pub count: Option<u64>,
+    /// Arrival rate on the simulated clock, e.g. 100/s or 6000/m: requests then overlap in
+    /// time. Without it, each request starts when the previous one has been answered (or at the
+    /// `time` of its JSONL line).
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+}
+
+/// `100/s`, `6000/m`, `100` → requests per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let (n, per) = match s.split_once('/') {
+        Some((n, u)) => (n, u),
+        None => (s, "s"),
+    };
+    let n: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a rate such as 100/s"))?;
+    let secs = match per.trim() {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        u => return Err(format!("`{s}`: unknown unit `{u}` (use /s, /m or /h)")),
+    };
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("`{s}`: the rate must be positive"));
+    }
+    Ok(n / secs)
 }
 
 /// Loads the mesh; prints every diagnostic; fails on errors.
@@ -78,6 +105,15 @@ impl Stream {
             Stream::Repeat(_, n) | Stream::Generated(_, n) => *n,
         }
     }
+    /// Do the requests carry arrival times?
+    pub fn has_times(&self) -> bool {
+        match self {
+            Stream::List(v) => v.iter().any(|r| r.time.is_some()),
+            Stream::Repeat(r, _) => r.time.is_some(),
+            Stream::Generated(..) => false,
+        }
+    }
+
     /// Request `i`.
     pub fn get(&self, i: u64) -> Request {
         match self {

@@ -55,13 +55,30 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
-    for i in 0..stream.len() {
-        let req = stream.get(i);
-        let d = sim.decide(&req);
-        if let Format::Jsonl = args.output {
+    let jsonl = matches!(args.output, Format::Jsonl);
+    let mut sink = |d: meshsim::sim::Decision| {
+        if jsonl {
             let _ = writeln!(out, "{}", decision_json(&d));
         } else {
             summary.record(&d);
+        }
+    };
+    let timed = args.requests.rate.is_some() || stream.has_times();
+    if timed {
+        let interval = args.requests.rate.map(|r| 1e9 / r);
+        let arrivals = (0..stream.len()).map(|i| {
+            let req = stream.get(i);
+            let at = match interval {
+                Some(iv) => (i as f64 * iv) as u64,
+                None => req.time.unwrap_or(0),
+            };
+            (at, req)
+        });
+        sim.run(arrivals, &mut sink);
+    } else {
+        for i in 0..stream.len() {
+            let req = stream.get(i);
+            sink(sim.decide(&req));
         }
     }
     match args.output {
