@@ -353,3 +353,28 @@ fn hostile_inputs_are_bounded_errors() {
         }
     }
 }
+
+#[test]
+fn invalid_endpoint_annotations_are_located_errors() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    metadata:\n      labels: {app: web}\n      annotations:\n        meshsim.io/fail-rate: \"50%\"\n";
+    let (_, d) = Mesh::build([("web.yaml", text)], Default::default());
+    let d: Vec<_> = d.into_iter().collect();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        where_(&d[0]),
+        "web.yaml:9:31: spec.template.metadata.annotations[\"meshsim.io/fail-rate\"]"
+    );
+    assert!(
+        d[0].message.contains("not a probability"),
+        "{}",
+        d[0].message
+    );
+    let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {meshsim.io/failure: explode}\n";
+    let (_, d) = Mesh::build([("pod.yaml", text)], Default::default());
+    let d: Vec<_> = d.into_iter().collect();
+    assert_eq!(d[0].path, "metadata.annotations[\"meshsim.io/failure\"]");
+    assert!(
+        d[0].message
+            .contains("expected a status code (100-599), reset, timeout or crash")
+    );
+}

@@ -459,3 +459,33 @@ fn the_tutorials_retry_lesson() {
     assert!(ok2 as f64 / 2000.0 > 0.97, "{ok2} of 2000");
     assert!(ok as f64 / 4000.0 < 0.7);
 }
+
+#[test]
+fn a_retry_policy_on_a_gateway_only_virtual_service_does_not_reach_sidecars() {
+    let extra = "---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  selector: {istio: ingressgateway}\n  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"]}]\n";
+    let m = mesh(
+        2,
+        "meshsim.io/fail-rate: \"1\", meshsim.io/failure: \"503\"",
+        "    retries: {attempts: 4, retryOn: 5xx}",
+        extra,
+    );
+    // Bind the VirtualService to the gateway only.
+    let mut m = m;
+    m.virtual_services[0].spec.gateways = vec!["gw".into()];
+    // On a gateway the short host resolves to its FQDN, which is the virtual host's domain.
+    let mut via_gateway = Request::get("web.default.svc.cluster.local");
+    via_gateway.gateway = Some("gw".into());
+    let d = run(&m, 1, &via_gateway).remove(0);
+    assert_eq!(
+        d.attempts.len(),
+        5,
+        "the gateway applies the VirtualService's policy"
+    );
+    let d = run(&m, 1, &Request::get("web")).remove(0);
+    assert_eq!(d.route.as_deref(), Some("default"));
+    assert_eq!(
+        d.attempts.len(),
+        1,
+        "sidecars use Istio's default policy, which does not retry a 503"
+    );
+}

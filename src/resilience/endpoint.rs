@@ -9,6 +9,20 @@
 //! | `meshsim.io/restart: "5s"` | how long a crashed endpoint stays down (default 10s, kubelet's first back-off) |
 //! | `meshsim.io/latency: "20ms"` | time to answer: fixed, `exp:20ms` (exponential with that mean) or `uniform:10ms-50ms` |
 //! | `meshsim.io/failure-delay: "5s"` | time before a failure happens (same syntax; default: the latency) |
+//!
+//! Tests in Rust can set behaviours directly, without annotations:
+//!
+//! ```
+//! use meshsim::{Mesh, route::Request, sim::Simulator};
+//! use meshsim::resilience::endpoint::{Behaviour, Failure};
+//! let mut mesh = Mesh::load(&["policies/retry/workloads.yaml"]).unwrap();
+//! for pod in &mut mesh.topology.instances {
+//!     pod.behaviour = Behaviour { fail_rate: 1.0, failure: Failure::Status(503), ..Behaviour::default() };
+//! }
+//! let d = Simulator::new(&mesh).unwrap().decide(&Request::get("retry-service"));
+//! // Istio's default policy no longer retries a 503 from the application (since 1.24).
+//! assert_eq!((d.status, d.attempts.len()), (503, 1));
+//! ```
 
 use crate::common::rng::SimRng;
 use crate::config::{Duration, StringMap};

@@ -163,6 +163,10 @@ pub struct Decision {
     /// Forwarded to the caller's original destination (unknown host, `ALLOW_ANY`, or a
     /// ServiceEntry with resolution NONE).
     pub passthrough: bool,
+    /// How the load balancer chose the first try's endpoint (policy detail: rotation
+    /// position, random value, hash and ring position or table slot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb: Option<String>,
     /// The hash key, when a hash policy applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_key: Option<String>,

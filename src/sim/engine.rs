@@ -300,6 +300,7 @@ impl<'m> Simulator<'m> {
             passthrough: false,
             hash_key: None,
             set_cookie: None,
+            lb: None,
             weight: None,
             endpoint_share: None,
             arrival,

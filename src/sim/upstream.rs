@@ -431,8 +431,9 @@ impl Upstream {
                 describe_pick(&detail, n)
             ))
         });
-        if attempt == 1 && f.decision.endpoint_share.is_none() {
+        if attempt == 1 {
             f.decision.endpoint_share = expected_endpoint_share(cluster, host);
+            f.decision.lb = Some(format!("{}: {}", cluster.lb, describe_pick(&detail, n)));
         }
         f.current = Some(Current {
             host,
