@@ -86,19 +86,20 @@ impl HostOutlier {
         self.consecutive_gateway = 0;
     }
 
+    /// When its ejection ends (ns): `baseEjectionTime × ejections`, capped at the maximum.
+    pub fn back_at(&self, cfg: &OutlierConfig) -> Option<u64> {
+        self.ejected_at.map(|at| {
+            let cap = cfg
+                .max_ejection_time
+                .nanos
+                .max(cfg.base_ejection_time.nanos);
+            at + (cfg.base_ejection_time.nanos * self.times_ejected.max(1) as u64).min(cap)
+        })
+    }
+
     /// Whether a sweep at `now` brings it back.
     pub fn due_back(&self, now: u64, cfg: &OutlierConfig) -> bool {
-        match self.ejected_at {
-            Some(at) => {
-                let t = (cfg.base_ejection_time.nanos * self.times_ejected.max(1) as u64).min(
-                    cfg.max_ejection_time
-                        .nanos
-                        .max(cfg.base_ejection_time.nanos),
-                );
-                now >= at + t
-            }
-            None => false,
-        }
+        self.back_at(cfg).is_some_and(|t| now >= t)
     }
 }
 

@@ -585,13 +585,7 @@ impl Upstream {
                 if may_eject(ejected, cluster.hosts.len(), cfg) {
                     st.outlier[host].eject(now);
                     st.rebuild(cluster);
-                    let due = now
-                        + (cfg.base_ejection_time.nanos * st.outlier[host].times_ejected as u64)
-                            .min(
-                                cfg.max_ejection_time
-                                    .nanos
-                                    .max(cfg.base_ejection_time.nanos),
-                            );
+                    let due = st.outlier[host].back_at(cfg).unwrap_or(now);
                     let iv = cfg.interval.nanos.max(1);
                     let sweep = due.div_ceil(iv) * iv;
                     if self.sweep_at[c].is_none_or(|s| s > sweep) {
@@ -714,19 +708,7 @@ impl Upstream {
             st.rebuild(cluster);
         }
         // The next sweep that can bring someone back.
-        let next = st
-            .outlier
-            .iter()
-            .filter_map(|o| {
-                o.ejected_at.map(|at| {
-                    at + (cfg.base_ejection_time.nanos * o.times_ejected as u64).min(
-                        cfg.max_ejection_time
-                            .nanos
-                            .max(cfg.base_ejection_time.nanos),
-                    )
-                })
-            })
-            .min();
+        let next = st.outlier.iter().filter_map(|o| o.back_at(cfg)).min();
         if let Some(due) = next {
             let iv = cfg.interval.nanos.max(1);
             let at = due.div_ceil(iv).max(now / iv + 1) * iv;

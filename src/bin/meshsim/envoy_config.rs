@@ -1,8 +1,7 @@
 //! `meshsim envoy-config`: the Envoy configuration istiod would push for the compiled mesh.
 
-use crate::load::{MeshArgs, load_mesh};
+use crate::load::{MeshArgs, load_mesh, simulator};
 use meshsim::compile::Proxy;
-use meshsim::sim::{SimOptions, Simulator};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -19,19 +18,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let mesh = load_mesh(&args.mesh)?;
-    let sim = Simulator::with_options(
-        &mesh,
-        SimOptions {
-            version: args.mesh.istio_version,
-            seed: args.mesh.seed,
-        },
-    )
-    .map_err(|d| {
-        d.iter()
-            .map(meshsim::diag::render::human)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let sim = simulator(&mesh, &args.mesh)?;
     let compiled = sim.compiled();
     let proxy = match &args.gateway {
         Some(g) => {

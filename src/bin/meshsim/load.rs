@@ -6,6 +6,7 @@ use meshsim::config::traffic::{TrafficSpec, parse_jsonl, parse_traffic};
 use meshsim::diag::render;
 use meshsim::route::Request;
 use meshsim::sim::stream::{Generator, from_spec};
+use meshsim::sim::{SimOptions, Simulator};
 use std::path::PathBuf;
 
 /// Mesh files, Istio version and seed: what every simulating command takes.
@@ -85,6 +86,17 @@ pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
         ));
     }
     Ok(mesh)
+}
+
+/// The simulator for the loaded mesh, with the version and seed of the command line; errors
+/// found while compiling (regexes RE2 refuses, ...) are printed, one per line.
+pub fn simulator<'m>(mesh: &'m Mesh, args: &MeshArgs) -> Result<Simulator<'m>, String> {
+    let options = SimOptions {
+        version: args.istio_version,
+        seed: args.seed,
+    };
+    Simulator::with_options(mesh, options)
+        .map_err(|d| d.iter().map(render::human).collect::<Vec<_>>().join("\n"))
 }
 
 /// A stream of requests.

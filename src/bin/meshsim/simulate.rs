@@ -1,9 +1,9 @@
 //! `meshsim simulate` and `meshsim explain`.
 
-use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh};
+use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::report::{RunInfo, decision_json, explain_text, summary_json, summary_table};
 use meshsim::route::Request;
-use meshsim::sim::{SimOptions, Simulator, Summary};
+use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
@@ -27,16 +27,8 @@ enum Format {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let mesh = load_mesh(&args.mesh)?;
-    let options = SimOptions {
-        version: args.mesh.istio_version,
-        seed: args.mesh.seed,
-    };
-    let mut sim = Simulator::with_options(&mesh, options).map_err(|d| {
-        d.iter()
-            .map(meshsim::diag::render::human)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let mut sim = simulator(&mesh, &args.mesh)?;
+    let options = sim.options();
     for d in sim.diagnostics() {
         eprintln!("{}", meshsim::diag::render::human(d));
     }
@@ -112,16 +104,7 @@ pub struct ExplainArgs {
 
 pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let mesh = load_mesh(&args.mesh)?;
-    let options = SimOptions {
-        version: args.mesh.istio_version,
-        seed: args.mesh.seed,
-    };
-    let mut sim = Simulator::with_options(&mesh, options).map_err(|d| {
-        d.iter()
-            .map(meshsim::diag::render::human)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    let mut sim = simulator(&mesh, &args.mesh)?;
     let mut req = Request::parse_short(&args.request)?;
     if args.gateway.is_some() {
         req.gateway = args.gateway.clone();

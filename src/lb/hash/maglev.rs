@@ -136,15 +136,7 @@ impl LoadBalancer for Maglev {
 mod tests {
     use super::*;
 
-    fn hosts(ports: std::ops::Range<u32>, weights: &[u32]) -> Vec<Host> {
-        ports
-            .enumerate()
-            .map(|(i, p)| Host {
-                address: format!("127.0.0.1:{p}"),
-                weight: weights.get(i).copied().unwrap_or(1),
-            })
-            .collect()
-    }
+    use super::super::loopback_hosts as hosts;
 
     // maglev_lb_test.cc `Basic` (table 7) and `BasicStability` (same after shuffling).
     #[test]

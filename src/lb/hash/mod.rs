@@ -209,6 +209,19 @@ pub fn murmur2(key: &[u8]) -> u64 {
     shift_mix(h)
 }
 
+/// Hosts `127.0.0.1:PORT` for the ports given, with weights (1 where none is given), as
+/// Envoy's load-balancer tests build them.
+#[cfg(test)]
+pub(crate) fn loopback_hosts(ports: std::ops::Range<u32>, weights: &[u32]) -> Vec<crate::lb::Host> {
+    ports
+        .enumerate()
+        .map(|(i, p)| crate::lb::Host {
+            address: format!("127.0.0.1:{p}"),
+            weight: weights.get(i).copied().unwrap_or(1),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,15 +141,7 @@ mod tests {
     use super::super::murmur2;
     use super::*;
 
-    fn hosts(ports: std::ops::Range<u32>, weights: &[u32]) -> Vec<Host> {
-        ports
-            .enumerate()
-            .map(|(i, p)| Host {
-                address: format!("127.0.0.1:{p}"),
-                weight: weights.get(i).copied().unwrap_or(1),
-            })
-            .collect()
-    }
+    use super::super::loopback_hosts as hosts;
 
     // ring_hash_lb_test.cc `Basic`: hosts :90..:95, minimum ring 12.
     #[test]
