@@ -24,6 +24,7 @@
 // Diagnostics travel only on the cold path (loading, validation); boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod check;
 pub mod common;
 pub mod config;
 pub mod diag;

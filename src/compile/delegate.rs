@@ -68,7 +68,24 @@ pub(crate) fn expand_delegates(
         };
         let c = &mesh.virtual_services[ci];
         for (j, leaf) in c.spec.http.iter().enumerate() {
-            if let Some(merged) = merge_route(rule, leaf) {
+            let Some(merged) = merge_route(rule, leaf) else {
+                let leaf_path = YamlPath::root().key("spec").key("http").index(j);
+                let d = Diagnostic::warning(
+                    codes::DELEGATE_CONFLICT,
+                    format!(
+                        "rule {j} of delegate {}/{} conflicts with the match of rule {i} of {}/{} (a regex on either side, or a path outside the root's): Istio drops it",
+                        c.namespace, c.name, vs.namespace, vs.name
+                    ),
+                )
+                .at(c.origin.locate(&leaf_path.key("match")))
+                .with_path(leaf_path.key("match").to_string());
+                let mut v = diags.borrow_mut();
+                if !v.contains(&d) {
+                    v.push(d);
+                }
+                continue;
+            };
+            {
                 out.push(ExpandedRule {
                     rule: merged,
                     root_rule: i,

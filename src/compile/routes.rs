@@ -243,13 +243,16 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             None | Some(0) | Some(301) => 301,
             Some(c) => c as u16,
         };
-        let scheme = r.scheme.clone().unwrap_or_else(|| "http".into());
-        let location = format!(
-            "{scheme}://{}{}",
-            r.authority.as_deref().unwrap_or("<same host>"),
-            r.uri.as_deref().unwrap_or("<same path>")
-        );
-        return Action::Redirect { status, location };
+        let port = r
+            .port
+            .or_else(|| (r.derive_port.as_deref() == Some("FROM_REQUEST_PORT")).then_some(port));
+        return Action::Redirect(crate::route::Redirect {
+            status,
+            scheme: r.scheme.clone(),
+            authority: r.authority.clone(),
+            port,
+            uri: r.uri.clone(),
+        });
     }
     if let Some(d) = &http.direct_response {
         return Action::DirectResponse {
@@ -277,7 +280,7 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
     let mut hash_policy: Vec<HashPolicy> = Vec::new();
     let mut clusters = Vec::new();
     let weighted = http.route.len() > 1;
-    for rd in &http.route {
+    for (index, rd) in http.route.iter().enumerate() {
         if weighted && rd.weight <= 0 {
             continue;
         }
@@ -289,6 +292,7 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
         clusters.push(WeightedTarget {
             target: t,
             weight: if weighted { rd.weight as u32 } else { 0 },
+            index,
         });
     }
     let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
@@ -353,6 +357,20 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             .as_ref()
             .map(crate::resilience::fault::Fault::from_istio),
         host_rewrite,
+        rewrite: http.rewrite.as_ref().and_then(|r| {
+            let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
+                crate::route::Regex::new(&rr.pattern)
+                    .ok()
+                    .map(|re| (re, rr.rewrite.clone()))
+            });
+            (r.uri.is_some() || regex.is_some() || r.authority.is_some()).then(|| {
+                crate::route::Rewrite {
+                    prefix: r.uri.clone(),
+                    regex,
+                    authority: r.authority.clone(),
+                }
+            })
+        }),
     }))
 }
 
@@ -375,6 +393,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
                     port,
                 },
                 weight: 0,
+                index: 0,
             }],
             weighted: false,
             total_weight: 0,
@@ -386,6 +405,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
             retry_policy: super::retry::convert(None, false, ctx.version),
             fault: None,
             host_rewrite: None,
+            rewrite: None,
         })),
     }
 }

@@ -303,6 +303,68 @@ pub fn parse_yaml(file: impl Into<Arc<str>>, text: &str) -> ParsedFile {
     out
 }
 
+/// Parses every document of a text into `T` (strictly, with located errors), for files that
+/// are not Kubernetes objects (meshsim's test files, peers' suites). Each document comes with
+/// its origin, so that later checks can point into it.
+pub fn parse_documents<T: DeserializeOwned>(
+    file: impl Into<Arc<str>>,
+    text: &str,
+) -> (Vec<(T, Origin)>, Vec<Diagnostic>) {
+    let file: Arc<str> = file.into();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for chunk in split_documents(text) {
+        let mut ctx = DocCtx {
+            file: &file,
+            api_version: String::new(),
+            text: chunk.text,
+            line_offset: chunk.first_line - 1,
+            spans: None,
+        };
+        let tree =
+            serde_saphyr::with_deserializer_from_str_with_options(chunk.text, options(), |de| {
+                Spanned::<Node>::deserialize(de)
+            });
+        let tree = match tree {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(error_to_diagnostic(&ctx, &e, &YamlPath::root()));
+                continue;
+            }
+        };
+        let spans = Arc::new(SpanIndex::build(&tree, ctx.line_offset));
+        ctx.spans = Some(&spans);
+        let origin = Origin {
+            file: file.clone(),
+            line: chunk.first_line,
+            spans: spans.clone(),
+        };
+        match typed::<T>(&ctx, chunk.text) {
+            Ok(v) => out.push((v, origin)),
+            Err(d) => diags.push(d),
+        }
+    }
+    (out, diags)
+}
+
+/// The top-level keys of every document of a text (for telling file formats apart).
+pub fn top_level_keys(text: &str) -> Vec<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut keys = Vec::new();
+    for chunk in split_documents(text) {
+        if let Ok(tree) =
+            serde_saphyr::with_deserializer_from_str_with_options(chunk.text, options(), |de| {
+                Spanned::<Node>::deserialize(de)
+            })
+            && let Node::Map(entries) = &tree.value
+        {
+            keys.extend(entries.iter().map(|(k, _)| k.value.clone()));
+        }
+    }
+    keys
+}
+
 /// One document of a stream: its text and the 1-based line it starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chunk<'a> {

@@ -13,6 +13,7 @@ mod gateway;
 mod kube;
 mod load;
 pub mod span;
+pub mod tests;
 pub mod traffic;
 mod types;
 mod virtual_service;
@@ -21,7 +22,8 @@ pub use destination_rule::*;
 pub use gateway::*;
 pub use kube::*;
 pub use load::{
-    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource, parse_yaml,
+    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource,
+    parse_documents, parse_yaml, top_level_keys,
 };
 pub use span::{SpanIndex, YamlPath};
 pub use types::*;

@@ -112,7 +112,7 @@ pub struct HttpMatchRequest {
 }
 
 /// A weighted destination.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpRouteDestination {
     /// Where to send.
@@ -137,7 +137,7 @@ pub struct Destination {
 }
 
 /// `HTTPRedirect`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpRedirect {
     /// New path.
@@ -175,7 +175,7 @@ pub struct HttpBody {
 }
 
 /// `Delegate`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Delegate {
     /// Name of the delegate VirtualService.
@@ -185,7 +185,7 @@ pub struct Delegate {
 }
 
 /// `HTTPRewrite`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpRewrite {
     /// Replaces the matched prefix (or the whole path for exact matches).
@@ -197,7 +197,7 @@ pub struct HttpRewrite {
 }
 
 /// `RegexRewrite`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegexRewrite {
     /// RE2 pattern.
@@ -227,7 +227,7 @@ pub struct HttpRetry {
 }
 
 /// `HTTPFaultInjection`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpFaultInjection {
     /// Delay before forwarding.
@@ -237,7 +237,7 @@ pub struct HttpFaultInjection {
 }
 
 /// `HTTPFaultInjection.Delay`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultDelay {
     /// Fixed delay.
@@ -251,7 +251,7 @@ pub struct FaultDelay {
 }
 
 /// `HTTPFaultInjection.Abort`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultAbort {
     /// HTTP status to answer with.
@@ -302,7 +302,7 @@ pub struct CorsPolicy {
 }
 
 /// `Headers`: request and response manipulation.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Headers {
     /// On the request.
@@ -312,7 +312,7 @@ pub struct Headers {
 }
 
 /// `Headers.HeaderOperations`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HeaderOperations {
     /// Overwrite.

@@ -87,6 +87,8 @@ pub mod codes {
     pub const ADDRESS_CONFLICT: Code = Code("MS0032");
     /// A root VirtualService delegates to one that does not exist.
     pub const MISSING_DELEGATE: Code = Code("MS0040");
+    /// A delegate's rule conflicts with its root rule's match and is dropped.
+    pub const DELEGATE_CONFLICT: Code = Code("MS0041");
 }
 
 /// Where in which file: 1-based line and column (columns count characters, as editors do).

@@ -162,6 +162,13 @@ fn forward(f: &Forward, shadow_suffix: bool) -> Value {
     if let Some(h) = &f.host_rewrite {
         v["host_rewrite_literal"] = json!(h);
     }
+    if let Some(rw) = &f.rewrite {
+        if let Some((re, sub)) = &rw.regex {
+            v["regex_rewrite"] = json!({"pattern": {"regex": re.source}, "substitution": sub});
+        } else if let Some(p) = &rw.prefix {
+            v["prefix_rewrite"] = json!(p);
+        }
+    }
     v
 }
 
@@ -195,15 +202,28 @@ fn route(r: &Route, shadow_suffix: bool) -> Value {
     }
     match &r.action {
         Action::Forward(f) => v["route"] = forward(f, shadow_suffix),
-        Action::Redirect { status, .. } => {
-            let code = match status {
+        Action::Redirect(rd) => {
+            let code = match rd.status {
                 302 => "FOUND",
                 303 => "SEE_OTHER",
                 307 => "TEMPORARY_REDIRECT",
                 308 => "PERMANENT_REDIRECT",
                 _ => "MOVED_PERMANENTLY",
             };
-            v["redirect"] = json!({"response_code": code});
+            let mut o = json!({"response_code": code});
+            if let Some(a) = &rd.authority {
+                o["host_redirect"] = json!(a);
+            }
+            if let Some(u) = &rd.uri {
+                o["path_redirect"] = json!(u);
+            }
+            if let Some(s) = &rd.scheme {
+                o["scheme_redirect"] = json!(s);
+            }
+            if let Some(p) = rd.port {
+                o["port_redirect"] = json!(p);
+            }
+            v["redirect"] = o;
         }
         Action::DirectResponse { status } => v["direct_response"] = json!({"status": status}),
         Action::Block => v["direct_response"] = json!({"status": 502}),

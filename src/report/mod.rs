@@ -1,6 +1,7 @@
 //! Rendering: pure functions from summaries, decisions and traces to text or JSON.
 
 mod table;
+pub mod tests;
 
 pub use table::Table;
 

@@ -61,6 +61,28 @@ impl Regex {
     pub fn is_match(&self, s: &str) -> bool {
         self.re.is_match(s)
     }
+
+    /// RE2's `GlobalReplace` as Envoy's `regex_rewrite` applies it: every (unanchored) match
+    /// replaced, `\1` in the substitution naming a group.
+    pub fn replace_all(&self, s: &str, substitution: &str) -> String {
+        let unanchored = match regex::Regex::new(&self.source) {
+            Ok(r) => r,
+            Err(_) => return s.to_string(),
+        };
+        let mut sub = String::new();
+        let mut chars = substitution.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                let d = chars.next().unwrap_or('0');
+                sub.push_str(&format!("${{{d}}}"));
+            } else if c == '$' {
+                sub.push_str("$$");
+            } else {
+                sub.push(c);
+            }
+        }
+        unanchored.replace_all(s, sub.as_str()).into_owned()
+    }
 }
 
 impl StringMatcher {

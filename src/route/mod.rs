@@ -9,6 +9,6 @@ pub use matcher::{
 };
 pub use request::{Request, Source, strip_port};
 pub use table::{
-    Action, DomainMatch, Forward, MirrorPolicy, Route, RouteTable, Target, VirtualHost,
-    VirtualHostSource, WeightedTarget,
+    Action, DomainMatch, Forward, MirrorPolicy, Redirect, Rewrite, Route, RouteTable, Target,
+    VirtualHost, VirtualHostSource, WeightedTarget,
 };

@@ -85,12 +85,7 @@ pub enum Action {
     /// Forward to one or several weighted clusters.
     Forward(Box<Forward>),
     /// Answer with a redirect.
-    Redirect {
-        /// 301, 302, 303, 307 or 308.
-        status: u16,
-        /// Target, for reports (`http://authority/uri`).
-        location: String,
-    },
+    Redirect(Redirect),
     /// Answer directly.
     DirectResponse {
         /// Status.
@@ -124,6 +119,55 @@ pub struct WeightedTarget {
     pub target: Target,
     /// Its weight (0 for a lone destination: it takes everything).
     pub weight: u32,
+    /// Its position in the rule's `route` list (zero-weight entries are dropped, so this can
+    /// differ from the position here).
+    pub index: usize,
+}
+
+/// A URI or authority rewrite (`HTTPRewrite`).
+#[derive(Clone, Debug)]
+pub struct Rewrite {
+    /// `prefix_rewrite`: replaces the matched prefix (or the whole path for exact and regex
+    /// matches).
+    pub prefix: Option<String>,
+    /// `regex_rewrite`: pattern and substitution (`\1` groups).
+    pub regex: Option<(super::matcher::Regex, String)>,
+    /// `host_rewrite_literal`.
+    pub authority: Option<String>,
+}
+
+/// A redirect (`HTTPRedirect`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// 301, 302, 303, 307 or 308.
+    pub status: u16,
+    /// New scheme.
+    pub scheme: Option<String>,
+    /// New authority.
+    pub authority: Option<String>,
+    /// New port.
+    pub port: Option<u32>,
+    /// New path.
+    pub uri: Option<String>,
+}
+
+impl Redirect {
+    /// The `Location` Envoy answers with for a request.
+    pub fn location(&self, req: &super::Request) -> String {
+        let scheme = self.scheme.clone().unwrap_or_else(|| req.scheme.clone());
+        let host = self
+            .authority
+            .clone()
+            .unwrap_or_else(|| super::strip_port(&req.authority).to_string());
+        let port = self
+            .port
+            .filter(|&p| !((p == 80 && scheme == "http") || (p == 443 && scheme == "https")));
+        let path = self.uri.clone().unwrap_or_else(|| req.path.clone());
+        match port {
+            Some(p) => format!("{scheme}://{host}:{p}{path}"),
+            None => format!("{scheme}://{host}{path}"),
+        }
+    }
 }
 
 /// A `request_mirror_policies` entry.
@@ -157,8 +201,34 @@ pub struct Forward {
     pub retry_policy: Option<RetryPolicy>,
     /// Fault injection.
     pub fault: Option<Fault>,
-    /// Authority rewrite.
+    /// Authority rewrite (from `rewrite.authority` or a `:authority`/`host` header set).
     pub host_rewrite: Option<String>,
+    /// URI rewrite.
+    pub rewrite: Option<Rewrite>,
+}
+
+impl Forward {
+    /// The path Envoy sends upstream after `prefix_rewrite` or `regex_rewrite`, if either is
+    /// set (the query string is kept).
+    pub fn rewritten_path(
+        &self,
+        matcher: &super::RouteMatch,
+        req: &super::Request,
+    ) -> Option<String> {
+        let rw = self.rewrite.as_ref()?;
+        let path = req.path_only();
+        let query = &req.path[path.len()..];
+        if let Some((re, sub)) = &rw.regex {
+            return Some(format!("{}{query}", re.replace_all(path, sub)));
+        }
+        let prefix = rw.prefix.as_ref()?;
+        Some(match &matcher.path {
+            super::PathMatcher::Prefix(p) if req.path.len() >= p.len() => {
+                format!("{prefix}{}", &req.path[p.len()..])
+            }
+            _ => format!("{prefix}{query}"),
+        })
+    }
 }
 
 impl Forward {
@@ -167,7 +237,7 @@ impl Forward {
     ///
     /// ```
     /// # use meshsim::route::{Forward, WeightedTarget, Target};
-    /// # let t = |n: &str, w| WeightedTarget { weight: w, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
+    /// # let t = |n: &str, w| WeightedTarget { weight: w, index: 0, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
     /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
     ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None };
     /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.

@@ -76,6 +76,18 @@ impl Serialize for Flags {
     }
 }
 
+/// Which VirtualService rule a route came from: indices into `Mesh::virtual_services` and
+/// their `http` lists; for delegated rules, also the delegate's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleRef {
+    /// The VirtualService.
+    pub virtual_service: usize,
+    /// Its `http[]` rule.
+    pub rule: usize,
+    /// The delegate VirtualService and its rule.
+    pub delegate: Option<(usize, usize)>,
+}
+
 /// An Istio destination.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct DestinationOut {
@@ -163,6 +175,21 @@ pub struct Decision {
     /// Forwarded to the caller's original destination (unknown host, `ALLOW_ANY`, or a
     /// ServiceEntry with resolution NONE).
     pub passthrough: bool,
+    /// The `Location` of a redirect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// The path sent upstream after a rewrite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite_path: Option<String>,
+    /// The authority sent upstream after a rewrite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite_authority: Option<String>,
+    /// The VirtualService rule that matched (for tests and coverage).
+    #[serde(skip)]
+    pub rule: Option<RuleRef>,
+    /// Position of the chosen destination in the rule's `route` list.
+    #[serde(skip)]
+    pub destination_index: Option<usize>,
     /// How the load balancer chose the first try's endpoint (policy detail: rotation
     /// position, random value, hash and ring position or table slot).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -181,6 +181,17 @@ impl<'m> Simulator<'m> {
         }
     }
 
+    /// The name of the virtual host a request would use (for route check tool tests).
+    pub fn virtual_host_name(&mut self, req: &Request) -> Option<String> {
+        let proxy = self.proxy_for(req);
+        let port = req
+            .port()
+            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        let table = self.table(&proxy, port)?;
+        let (i, _) = table.find_virtual_host(&req.host())?;
+        Some(table.virtual_hosts[i].name.clone())
+    }
+
     /// Moves to request `index` of the stream: the next decision uses that request's random
     /// values. Random values depend only on the seed and the index, so a stream can be cut into
     /// chunks anywhere (the load balancers' own state, such as a round-robin position, still
@@ -202,9 +213,28 @@ impl<'m> Simulator<'m> {
         (d, t)
     }
 
+    /// Decides the next request with Envoy's per-stream random value given (the route check
+    /// tool's `random_value`): the weighted-cluster pick and the mirror decisions use it.
+    pub fn decide_with_random_value(&mut self, req: &Request, stream_id: u64) -> Decision {
+        let mut e = self.entropy.next_request();
+        e.stream_id = stream_id;
+        let index = self.entropy.position() - 1;
+        self.decide_entropy(req, index, e, &mut NoTrace)
+    }
+
     fn decide_traced(&mut self, req: &Request, t: &mut impl Tracer) -> Decision {
         let e = self.entropy.next_request();
         let index = self.entropy.position() - 1;
+        self.decide_entropy(req, index, e, t)
+    }
+
+    fn decide_entropy(
+        &mut self,
+        req: &Request,
+        index: u64,
+        e: RequestEntropy,
+        t: &mut impl Tracer,
+    ) -> Decision {
         let arrival = self.upstream.now.max(req.time.unwrap_or(0));
         self.upstream.run_until(&self.compiled, Some(arrival));
         match self.route(req, index, &e, arrival, t) {
@@ -300,6 +330,11 @@ impl<'m> Simulator<'m> {
             passthrough: false,
             hash_key: None,
             set_cookie: None,
+            redirect: None,
+            rewrite_path: None,
+            rewrite_authority: None,
+            rule: None,
+            destination_index: None,
             lb: None,
             weight: None,
             endpoint_share: None,
@@ -421,12 +456,22 @@ impl<'m> Simulator<'m> {
             let vs = &mesh.virtual_services[i];
             format!("{}/{}", vs.namespace, vs.name)
         });
+        d.rule = route.virtual_service.map(|vs| super::decision::RuleRef {
+            virtual_service: vs,
+            rule: route.rule,
+            delegate: route.delegate,
+        });
         let fwd = match &route.action {
-            Action::Redirect { status, location } => {
-                d.status = *status;
+            Action::Redirect(rd) => {
+                d.status = rd.status;
+                let location = rd.location(req);
                 if t.enabled() {
-                    t.event(TraceEvent::Note(format!("redirect {status} to {location}")));
+                    t.event(TraceEvent::Note(format!(
+                        "redirect {} to {location}",
+                        rd.status
+                    )));
                 }
+                d.redirect = Some(location);
                 return Routed::Done(Box::new(d));
             }
             Action::DirectResponse { status } => {
@@ -474,6 +519,9 @@ impl<'m> Simulator<'m> {
             });
         }
         let target = &wt.target;
+        d.destination_index = Some(wt.index);
+        d.rewrite_path = fwd.rewritten_path(&route.matcher, req);
+        d.rewrite_authority = fwd.host_rewrite.clone();
         if fwd.weighted {
             d.weight = Some((wt.weight, fwd.total_weight));
         }

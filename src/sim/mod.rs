@@ -16,7 +16,7 @@ pub mod stream;
 mod summary;
 mod upstream;
 
-pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
+pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut, RuleRef, short_host};
 pub use engine::{SimOptions, Simulator};
 pub use latency::Latencies;
 pub use summary::{Count, Summary};

@@ -3,6 +3,7 @@
 mod envoy_config;
 mod load;
 mod simulate;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ enum Command {
     Simulate(simulate::Args),
     /// Trace one request: the virtual host, each rule tried, the pick, the endpoint.
     Explain(simulate::ExplainArgs),
+    /// Run policy tests against the mesh (meshsim's, istio-config-validator's or Envoy's route
+    /// check tool's format), with coverage.
+    Test(test::Args),
     /// Print the Envoy route configuration and clusters istiod would generate (v3 JSON).
     EnvoyConfig(envoy_config::Args),
 }
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Explain(a) => simulate::explain(a),
         Command::EnvoyConfig(a) => envoy_config::run(a),
+        Command::Test(a) => test::run(a),
     };
     match result {
         Ok(code) => code,
