@@ -24,7 +24,10 @@ fn validate_a_policy_folder() {
         "1 VirtualService, 1 DestinationRule, 3 Deployment (7 pods), 1 Service"
     );
     // The folder's own test file is recognised and skipped, not an error.
-    assert!(out.contains("skipped: meshsim tests at policies/canary-10-percent/tests.yaml"), "{out}");
+    assert!(
+        out.contains("skipped: meshsim tests at policies/canary-10-percent/tests.yaml"),
+        "{out}"
+    );
     assert!(err.is_empty(), "{err}");
 }
 

@@ -239,7 +239,7 @@ impl Forward {
     /// # use meshsim::route::{Forward, WeightedTarget, Target};
     /// # let t = |n: &str, w| WeightedTarget { weight: w, index: 0, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
     /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
-    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None };
+    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None, rewrite: None };
     /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.
     /// assert_eq!(f.pick(115).0, 0);
     /// assert_eq!(f.pick(445).0, 1);
