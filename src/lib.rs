@@ -24,6 +24,7 @@
 // Diagnostics travel only on the cold path (loading, validation); boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod analyze;
 pub mod check;
 pub mod common;
 pub mod config;
@@ -40,3 +41,4 @@ pub mod envoy;
 pub mod report;
 pub mod sim;
 pub mod trace;
+pub mod validate;

@@ -10,7 +10,7 @@ pub mod retry;
 mod routes;
 mod version;
 
-pub use cluster::{Cluster, cluster_name};
+pub use cluster::{Cluster, ConsolidatedRule, cluster_name, hash_for_destination, rules_for};
 pub use routes::{Proxy, resolve_gateway_name, vs_gateways};
 pub use version::IstioVersion;
 

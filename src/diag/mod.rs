@@ -89,6 +89,92 @@ pub mod codes {
     pub const MISSING_DELEGATE: Code = Code("MS0040");
     /// A delegate's rule conflicts with its root rule's match and is dropped.
     pub const DELEGATE_CONFLICT: Code = Code("MS0041");
+
+    // ===== Istio's admission rules (errors unless noted) =====
+    /// A host that is not a valid (wildcard) DNS name or IP, or not allowed here.
+    pub const INVALID_HOST: Code = Code("MS1001");
+    /// A gateway reference of the wrong form.
+    pub const INVALID_GATEWAY_REF: Code = Code("MS1002");
+    /// An HTTP rule without an action, or with actions that exclude each other.
+    pub const INVALID_ACTION: Code = Code("MS1003");
+    /// A string match with several or no usable match types.
+    pub const INVALID_STRING_MATCH: Code = Code("MS1004");
+    /// A regex RE2 refuses, empty, or longer than 1024 characters.
+    pub const INVALID_REGEX: Code = Code("MS1005");
+    /// A header name that is not an HTTP token.
+    pub const INVALID_HEADER_NAME: Code = Code("MS1006");
+    /// A port outside 1..65535.
+    pub const INVALID_PORT: Code = Code("MS1007");
+    /// A negative weight, or weights that add up to nothing.
+    pub const INVALID_WEIGHT: Code = Code("MS1008");
+    /// A duration under 1 ms or finer than 1 ms.
+    pub const INVALID_DURATION: Code = Code("MS1009");
+    /// A retry policy Istio refuses.
+    pub const INVALID_RETRIES: Code = Code("MS1010");
+    /// A `retryOn` value Envoy does not know.
+    pub const INVALID_RETRY_ON: Code = Code("MS1011");
+    /// A percentage outside its range.
+    pub const INVALID_PERCENTAGE: Code = Code("MS1012");
+    /// A fault injection Istio refuses.
+    pub const INVALID_FAULT: Code = Code("MS1013");
+    /// `mirror` and `mirrors` together, or a mirror without destination.
+    pub const INVALID_MIRROR: Code = Code("MS1014");
+    /// A redirect Istio refuses.
+    pub const INVALID_REDIRECT: Code = Code("MS1015");
+    /// A rewrite Istio refuses.
+    pub const INVALID_REWRITE: Code = Code("MS1016");
+    /// A subset name that is not a DNS-1123 label.
+    pub const INVALID_SUBSET_NAME: Code = Code("MS1017");
+    /// The same subset name twice.
+    pub const DUPLICATE_SUBSET: Code = Code("MS1018");
+    /// A label key or value Kubernetes refuses.
+    pub const INVALID_LABEL: Code = Code("MS1019");
+    /// Load-balancer settings Istio refuses.
+    pub const INVALID_LOAD_BALANCER: Code = Code("MS1020");
+    /// Outlier-detection settings Istio refuses.
+    pub const INVALID_OUTLIER: Code = Code("MS1021");
+    /// Connection-pool settings Istio refuses.
+    pub const INVALID_POOL: Code = Code("MS1022");
+    /// A traffic policy (or port-level setting) that sets nothing.
+    pub const EMPTY_POLICY: Code = Code("MS1023");
+    /// A gateway server Istio refuses.
+    pub const INVALID_SERVER: Code = Code("MS1024");
+    /// A ServiceEntry Istio refuses.
+    pub const INVALID_SERVICE_ENTRY: Code = Code("MS1025");
+    /// A WorkloadEntry Istio refuses.
+    pub const INVALID_WORKLOAD_ENTRY: Code = Code("MS1026");
+    /// A deprecated field (warning).
+    pub const DEPRECATED: Code = Code("MS1027");
+    /// A delegate used where Istio does not allow it.
+    pub const INVALID_DELEGATE: Code = Code("MS1028");
+
+    // ===== analysis (warnings) =====
+    /// A destination host that no Service or ServiceEntry declares (istioctl IST0101).
+    pub const UNKNOWN_HOST: Code = Code("MS2001");
+    /// A destination subset no DestinationRule defines (IST0101): 503 NC.
+    pub const UNKNOWN_SUBSET: Code = Code("MS2002");
+    /// A subset whose labels select no endpoint (IST0173): 503 UH.
+    pub const EMPTY_SUBSET: Code = Code("MS2003");
+    /// A gateway that does not exist (IST0101).
+    pub const UNKNOWN_GATEWAY: Code = Code("MS2004");
+    /// A gateway that does not admit the VirtualService's host (IST0132).
+    pub const HOST_NOT_IN_GATEWAY: Code = Code("MS2005");
+    /// Several sidecar VirtualServices for one host: only the first applies (IST0109).
+    pub const CONFLICTING_VIRTUAL_SERVICES: Code = Code("MS2006");
+    /// Several DestinationRules for one host: merged, first definition wins.
+    pub const MERGED_DESTINATION_RULES: Code = Code("MS2007");
+    /// A rule no request can reach (IST0130).
+    pub const UNREACHABLE_RULE: Code = Code("MS2008");
+    /// A consistent hash behind a weighted split: not sticky across subsets.
+    pub const HASH_BEHIND_SPLIT: Code = Code("MS2009");
+    /// A cookie regex that misses the cookie in some position of a browser cookie header.
+    pub const COOKIE_REGEX_POSITION: Code = Code("MS2010");
+    /// A hash ring too small for its endpoints: uneven load.
+    pub const SMALL_RING: Code = Code("MS2011");
+    /// Retries that the route timeout makes impossible.
+    pub const RETRIES_EXCEED_TIMEOUT: Code = Code("MS2012");
+    /// A retry policy on a gateway-only VirtualService, which sidecar traffic never sees.
+    pub const GATEWAY_ONLY_RETRIES: Code = Code("MS2013");
 }
 
 /// Where in which file: 1-based line and column (columns count characters, as editors do).

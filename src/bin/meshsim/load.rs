@@ -75,6 +75,8 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 /// Loads the mesh; prints every diagnostic; fails on errors.
 pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
     let (mesh, mut diags) = Mesh::load_all(&args.files);
+    // A configuration Istio would refuse is not simulated.
+    diags.extend(meshsim::validate::validate(&mesh, args.istio_version));
     diags.sort();
     for d in &diags {
         eprintln!("{}", render::human(d));

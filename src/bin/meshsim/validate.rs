@@ -22,6 +22,9 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     output: Format,
+    /// Istio version whose admission rules apply.
+    #[arg(long, default_value_t = meshsim::compile::IstioVersion::NEWEST, value_name = "VERSION")]
+    istio_version: meshsim::compile::IstioVersion,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -34,6 +37,9 @@ enum Format {
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let (mesh, mut diags) = Mesh::load_all(&args.files);
+    // Admission rules, then the analyses (which need a mesh that loaded).
+    diags.extend(meshsim::validate::validate(&mesh, args.istio_version));
+    diags.extend(meshsim::analyze::analyze(&mesh, args.istio_version));
     diags.sort();
     let errors = diags.error_count();
     let warnings = diags.warning_count();
