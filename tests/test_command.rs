@@ -230,3 +230,18 @@ fn envoy_route_check_suites_run_unchanged() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("4 passed, 0 failed"), "{out}");
 }
+
+#[test]
+fn a_test_cannot_ask_for_unbounded_work() {
+    let big = std::env::temp_dir().join(format!("meshsim-big-{}.yaml", std::process::id()));
+    std::fs::write(&big, "tests:\n- name: forever\n  requests: 1000000000000\n  request: {authority: web}\n  expect: {status: 200}\n").unwrap();
+    let (code, _, err) = meshsim(&["test", "-f", MESH, big.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&big);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            ":3:13: tests[0].requests: error[MS0031]: a test may send at most 10000000 requests"
+        ),
+        "{err}"
+    );
+}

@@ -13,6 +13,9 @@ use crate::sim::stream::from_spec;
 /// Requests in a stream test when `share` is expected and `requests` is not given.
 pub const DEFAULT_SHARE_REQUESTS: u64 = 20_000;
 
+/// Most requests one test may send (requests × expanded request list).
+pub const MAX_TEST_REQUESTS: u64 = 10_000_000;
+
 /// Parses one test file (any of the formats). A file that is not a test file is an error.
 pub fn parse_test_file(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
     match detect_format(text) {
@@ -169,6 +172,21 @@ fn meshsim_cases(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
             let requests = expand(&t.request);
             let check = check_of(&t.expect);
             match (requests, check) {
+                (Ok(requests), Ok(_))
+                    if t.requests
+                        .unwrap_or(1)
+                        .saturating_mul(requests.len() as u64)
+                        > MAX_TEST_REQUESTS =>
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::OUT_OF_RANGE,
+                            format!("a test may send at most {MAX_TEST_REQUESTS} requests"),
+                        )
+                        .at(origin.locate(&path.key("requests")))
+                        .with_path(path.key("requests").to_string()),
+                    );
+                }
                 (Ok(requests), Ok(check)) => {
                     let repeat = t.requests.unwrap_or(if check.shares.is_empty() {
                         1
