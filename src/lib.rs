@@ -38,6 +38,7 @@ pub mod route;
 pub use model::Mesh;
 pub mod compile;
 pub mod envoy;
+pub mod lab;
 pub mod report;
 pub mod sim;
 pub mod trace;

@@ -2,6 +2,7 @@
 
 mod envoy_config;
 mod load;
+mod ring;
 mod simulate;
 mod test;
 mod validate;
@@ -30,6 +31,8 @@ enum Command {
     Test(test::Args),
     /// Print the Envoy route configuration and clusters istiod would generate (v3 JSON).
     EnvoyConfig(envoy_config::Args),
+    /// The hash-ring lab: load spread, disruption and cost of ring hash, maglev and peers.
+    Ring(Box<ring::Args>),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => simulate::explain(a),
         Command::EnvoyConfig(a) => envoy_config::run(a),
         Command::Test(a) => test::run(a),
+        Command::Ring(a) => ring::run(*a),
     };
     match result {
         Ok(code) => code,
