@@ -250,6 +250,16 @@ fn meshsim(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Standard output of a run that must succeed (stderr shown if it did not).
+fn stdout_of(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A minimal XML well-formedness check: every tag closes in order, attributes are quoted, and
 /// no bare `&` or `<` appears in text.
 fn assert_well_formed_xml(doc: &str) {
@@ -323,12 +333,7 @@ fn cli_compares_all_algorithms_and_draws_an_svg() {
         svg.to_str().unwrap(),
         "--no-timing",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(out);
     for a in Algorithm::ALL {
         assert!(text.contains(a.name()), "{a} missing from:\n{text}");
     }
@@ -408,12 +413,7 @@ fn cli_measures_a_real_policy() {
         "9000",
         "--no-timing",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(out);
     assert!(text.contains("outbound|80|v1|myweb-service.default.svc.cluster.local (3 endpoints, RING_HASH (minimum ring size 1024))"), "{text}");
     // The three pods each appear with their keys.
     assert_eq!(
