@@ -423,6 +423,23 @@ fn cli_measures_a_real_policy() {
         3,
         "{text}"
     );
+    // A flag overrides the policy's ring size, and the heading says which size was measured.
+    let text = stdout_of(meshsim(&[
+        "ring",
+        "-f",
+        "policies/lb-header-hash",
+        "--cluster",
+        "|v1|",
+        "--keys",
+        "9000",
+        "--min-ring-size",
+        "4096",
+        "--no-timing",
+    ]));
+    assert!(
+        text.contains("measured with minimum ring size 4096"),
+        "{text}"
+    );
 }
 
 #[test]

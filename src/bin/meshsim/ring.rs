@@ -238,6 +238,20 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             cfg.table_size = t;
         }
         check_config(&cfg)?;
+        let overridden = match c.lb {
+            LbPolicy::RingHash {
+                minimum_ring_size, ..
+            } if minimum_ring_size != cfg.minimum_ring_size => {
+                format!(
+                    ", measured with minimum ring size {}",
+                    cfg.minimum_ring_size
+                )
+            }
+            LbPolicy::Maglev { table_size } if table_size != cfg.table_size => {
+                format!(", measured with table size {}", cfg.table_size)
+            }
+            _ => String::new(),
+        };
         let mut hosts = c.hosts.clone();
         if let Some(w) = &args.weights {
             let ws = parse_weights(w, hosts.len())?;
@@ -246,7 +260,12 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             }
         }
         out.push(Subject {
-            title: format!("cluster {} ({} endpoints, {})", c.name, hosts.len(), c.lb),
+            title: format!(
+                "cluster {} ({} endpoints, {}{overridden})",
+                c.name,
+                hosts.len(),
+                c.lb
+            ),
             hosts,
             config: cfg,
             algorithms: if requested.is_empty() {
