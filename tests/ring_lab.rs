@@ -403,17 +403,14 @@ fn cli_json_is_deterministic_and_complete() {
 
 #[test]
 fn cli_measures_a_real_policy() {
-    let out = meshsim(&[
-        "ring",
-        "-f",
-        "policies/lb-header-hash",
-        "--cluster",
-        "|v1|",
-        "--keys",
-        "9000",
-        "--no-timing",
-    ]);
-    let text = stdout_of(out);
+    // Subset v1's cluster of the shipped header-hash policy, 9000 keys, plus `extra` flags.
+    let measure = |extra: &[&str]| {
+        let mut args = vec!["ring", "-f", "policies/lb-header-hash", "--cluster", "|v1|"];
+        args.extend(["--keys", "9000", "--no-timing"]);
+        args.extend(extra);
+        stdout_of(meshsim(&args))
+    };
+    let text = measure(&[]);
     assert!(text.contains("outbound|80|v1|myweb-service.default.svc.cluster.local (3 endpoints, RING_HASH (minimum ring size 1024))"), "{text}");
     // The three pods each appear with their keys.
     assert_eq!(
@@ -424,18 +421,7 @@ fn cli_measures_a_real_policy() {
         "{text}"
     );
     // A flag overrides the policy's ring size, and the heading says which size was measured.
-    let text = stdout_of(meshsim(&[
-        "ring",
-        "-f",
-        "policies/lb-header-hash",
-        "--cluster",
-        "|v1|",
-        "--keys",
-        "9000",
-        "--min-ring-size",
-        "4096",
-        "--no-timing",
-    ]));
+    let text = measure(&["--min-ring-size", "4096"]);
     assert!(
         text.contains("measured with minimum ring size 4096"),
         "{text}"
