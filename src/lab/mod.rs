@@ -176,6 +176,33 @@ impl Default for LabConfig {
     }
 }
 
+/// The lab's algorithm and sizes for a cluster's Envoy policy (ring hash or maglev), other
+/// parameters taken from `base`; `None` for balancers that do not hash.
+pub fn for_policy(lb: crate::lb::LbPolicy, base: &LabConfig) -> Option<(Algorithm, LabConfig)> {
+    use crate::lb::LbPolicy;
+    match lb {
+        LbPolicy::RingHash {
+            minimum_ring_size,
+            maximum_ring_size,
+        } => Some((
+            Algorithm::RingHash,
+            LabConfig {
+                minimum_ring_size,
+                maximum_ring_size,
+                ..base.clone()
+            },
+        )),
+        LbPolicy::Maglev { table_size } => Some((
+            Algorithm::Maglev,
+            LabConfig {
+                table_size,
+                ..base.clone()
+            },
+        )),
+        _ => None,
+    }
+}
+
 /// Why a structure cannot be built.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabError(pub String);

@@ -1,5 +1,6 @@
 //! Rendering: pure functions from summaries, decisions and traces to text or JSON.
 
+pub mod html;
 mod table;
 pub mod tests;
 

@@ -205,27 +205,10 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
         {
             continue;
         }
-        let (own, mut cfg) = match c.lb {
-            LbPolicy::RingHash {
-                minimum_ring_size,
-                maximum_ring_size,
-            } => (
-                Algorithm::RingHash,
-                LabConfig {
-                    minimum_ring_size,
-                    maximum_ring_size,
-                    ..config.clone()
-                },
-            ),
-            LbPolicy::Maglev { table_size } => (
-                Algorithm::Maglev,
-                LabConfig {
-                    table_size,
-                    ..config.clone()
-                },
-            ),
-            _ if args.cluster.is_some() => (Algorithm::RingHash, config.clone()),
-            _ => continue,
+        let (own, mut cfg) = match lab::for_policy(c.lb, &config) {
+            Some(x) => x,
+            None if args.cluster.is_some() => (Algorithm::RingHash, config.clone()),
+            None => continue,
         };
         if c.hosts.is_empty() {
             continue;

@@ -1,6 +1,7 @@
 //! `meshsim simulate` and `meshsim explain`.
 
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
+use meshsim::report::html::Recorder;
 use meshsim::report::{RunInfo, decision_json, explain_text, summary_json, summary_table};
 use meshsim::route::Request;
 use meshsim::sim::Summary;
@@ -16,6 +17,9 @@ pub struct Args {
     /// Output: a summary table, the summary as JSON, or one decision per request (JSONL).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     output: Format,
+    /// Also write a self-contained visual report (traffic graph, panels, route tables) here.
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -48,14 +52,19 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
     let jsonl = matches!(args.output, Format::Jsonl);
+    let timed = args.requests.rate.is_some() || stream.has_times();
+    let mut recorder = args.html.as_ref().map(|_| Recorder::new(timed));
     let mut sink = |d: meshsim::sim::Decision| {
         if jsonl {
             let _ = writeln!(out, "{}", decision_json(&d));
-        } else {
+        }
+        if !jsonl || recorder.is_some() {
             summary.record(&d);
         }
+        if let Some(r) = recorder.as_mut() {
+            r.record(&d);
+        }
     };
-    let timed = args.requests.rate.is_some() || stream.has_times();
     if timed {
         let interval = args.requests.rate.map(|r| 1e9 / r);
         let arrivals = (0..stream.len()).map(|i| {
@@ -87,6 +96,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         Format::Jsonl => {}
     }
     let _ = out.flush();
+    if let (Some(path), Some(rec)) = (&args.html, &recorder) {
+        let page = meshsim::report::html::page(&summary, rec, &info, Some(sim.compiled()));
+        std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("meshsim: report written to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,192 @@
+//! `meshsim simulate --html`: a self-contained page whose numbers are the summary's, whose SVG
+//! is well-formed, and which a real browser (headless Chromium, when installed) renders without
+//! console errors.
+
+mod common;
+
+use common::meshsim;
+use common::xml::assert_well_formed_xml;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where reports and screenshots are kept (CI artifacts under `target/`).
+fn out_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/html-report");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes the report for a policy folder and returns (page, summary JSON).
+fn report(name: &str, extra: &[&str]) -> (PathBuf, String, serde_json::Value) {
+    let path = out_dir().join(format!("{name}.html"));
+    let policy = format!("policies/{name}");
+    let mut args = vec!["simulate", "-f", &policy, "-o", "json"];
+    args.extend(extra);
+    let html = path.to_str().unwrap().to_string();
+    args.extend(["--html", &html]);
+    let out = meshsim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (path.clone(), std::fs::read_to_string(&path).unwrap(), json)
+}
+
+fn svgs(page: &str) -> Vec<&str> {
+    page.match_indices("<svg ")
+        .map(|(i, _)| {
+            let end = page[i..].find("</svg>").unwrap() + i + "</svg>".len();
+            &page[i..end]
+        })
+        .collect()
+}
+
+#[test]
+fn cookie_canary_page_holds_the_summary_numbers() {
+    let (_, page, json) = report("canary-cookie", &[]);
+    // Every route/destination count of the summary appears in the route table row.
+    for d in json["destinations"].as_array().unwrap() {
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            d["route"].as_str().unwrap(),
+            d["destination"].as_str().unwrap(),
+            d["requests"]
+        );
+        assert!(page.contains(&row), "missing {row}");
+    }
+    assert!(page.contains("<dt>requests</dt><dd>10000</dd>"));
+    assert!(page.contains("<dt>seed</dt><dd>1</dd>"));
+    // Inputs say which files, so the report is reproducible.
+    assert!(page.contains("<dt>files</dt><dd>policies/canary-cookie</dd>"));
+    // The graph shows each destination's share of all requests: 8990 of 10000 → 89.9%.
+    assert!(page.contains("89.9% · 100.0% ok"), "route edge label");
+    for svg in svgs(&page) {
+        assert_well_formed_xml(svg);
+    }
+    assert!(svgs(&page).len() >= 4, "graph and at least three panels");
+}
+
+#[test]
+fn page_is_self_contained() {
+    let (_, page, _) = report("canary-10-percent", &["-n", "2000"]);
+    for needle in ["<script", "src=", "href=", "@import", "url(", "<link"] {
+        assert!(
+            !page.contains(needle),
+            "page fetches or runs something: {needle}"
+        );
+    }
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // A weighted split: configured 90/10 against observed, with its band and verdict.
+    assert!(page.contains("<td>90.0%</td>"), "configured weight");
+    assert!(page.contains("within") || page.contains("outside"));
+}
+
+#[test]
+fn consistent_hash_destination_gets_its_ring() {
+    let (_, page, _) = report(
+        "lb-header-hash",
+        &[
+            "--request",
+            "GET http://myweb-service/ user:alice",
+            "-n",
+            "50",
+        ],
+    );
+    assert!(page.contains("<h2>Consistent hashing</h2>"));
+    // The destination's ring, at the size Envoy builds by default for the policy.
+    assert!(page.contains("(minimum_ring_size 1024)"), "ring caption");
+    assert!(
+        page.contains("ring-hash over 3 endpoints"),
+        "ring panel heading"
+    );
+}
+
+fn chromium() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("CHROMIUM_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {b}")])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        })
+}
+
+/// Headless Chromium, a fresh profile, no network: returns (stderr, DOM) and writes a PNG.
+fn render(browser: &Path, page: &Path, png: &Path) -> (String, String) {
+    let profile = out_dir().join(format!(
+        "profile-{}",
+        page.file_stem().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&profile);
+    let url = format!("file://{}", page.display());
+    let common = [
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        format!("--user-data-dir={}", profile.display()),
+        "--proxy-server=127.0.0.1:9".into(), // any fetch would fail: no network
+        "--enable-logging=stderr".into(),
+        "--v=0".into(),
+        "--window-size=1100,2200".into(),
+    ];
+    let shot = Command::new(browser)
+        .args(&common)
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = Command::new(browser)
+        .args(&common)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    (
+        String::from_utf8_lossy(&shot.stderr).to_string() + &String::from_utf8_lossy(&dom.stderr),
+        String::from_utf8_lossy(&dom.stdout).to_string(),
+    )
+}
+
+#[test]
+fn a_browser_renders_the_reports() {
+    let Some(browser) = chromium() else {
+        eprintln!("skipped: no chromium (CI installs it; set CHROMIUM_BIN to use another)");
+        return;
+    };
+    for (name, extra) in [
+        ("canary-cookie", vec![]),
+        ("retry", vec!["-n", "2000", "--rate", "100/s"]),
+    ] {
+        let (path, _, _) = report(name, &extra);
+        let png = out_dir().join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&png);
+        let (log, dom) = render(&browser, &path, &png);
+        let console_errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+            .collect();
+        assert!(console_errors.is_empty(), "{name}: {console_errors:?}");
+        let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 20_000, "{name}: screenshot of {size} bytes");
+        // The browser's DOM holds the graph with edges and the panels with lines.
+        assert!(dom.contains("class=\"graph\""), "{name}: no graph");
+        assert!(
+            dom.matches("<path d=\"M").count() >= 3,
+            "{name}: graph edges"
+        );
+        assert!(
+            dom.matches("class=\"chart\"").count() >= 3,
+            "{name}: panels"
+        );
+        assert!(dom.contains("<polyline"), "{name}: panel lines");
+    }
+}
