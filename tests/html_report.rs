@@ -103,6 +103,47 @@ fn consistent_hash_destination_gets_its_ring() {
     );
 }
 
+/// A suite with one failing test: the page lists both, and the failure shows expected against
+/// actual, the graph of the failing request and its trace.
+fn failing_suite_page(name: &str) -> (PathBuf, String) {
+    let dir = out_dir();
+    let tests = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &tests,
+        "tests:\n\
+         - name: testers get v2\n  request: {authority: myweb-service, headers: {cookie: \"usertype=tester\"}}\n  expect: {subset: v2}\n\
+         - name: wrongly expects testers on v1\n  request: {authority: myweb-service, headers: {cookie: \"usertype=tester\"}}\n  expect: {subset: v1}\n",
+    )
+    .unwrap();
+    let html = dir.join(format!("{name}.html"));
+    let out = meshsim(&[
+        "test",
+        "-f",
+        "policies/canary-cookie",
+        tests.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "one test fails");
+    (html.clone(), std::fs::read_to_string(&html).unwrap())
+}
+
+#[test]
+fn test_report_shows_failures_with_their_graph() {
+    let (_, page) = failing_suite_page("test-report");
+    assert!(page.contains("<dd>1 passed, 1 failed</dd>"));
+    assert!(page.contains("<h2>FAILED: wrongly expects testers on v1</h2>"));
+    assert!(page.contains("<tr><td>subset</td><td>v1</td><td>v2</td></tr>"));
+    assert!(
+        page.contains("rule 0 &quot;tester&quot;: matches"),
+        "the explain trace"
+    );
+    let graphs = svgs(&page);
+    assert_eq!(graphs.len(), 1, "one graph, for the one failing test");
+    assert_well_formed_xml(graphs[0]);
+    assert!(graphs[0].contains("myweb-service v2"));
+}
+
 fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("CHROMIUM_BIN") {
         return Some(PathBuf::from(p));
@@ -162,6 +203,13 @@ fn a_browser_renders_the_reports() {
         eprintln!("skipped: no chromium (CI installs it; set CHROMIUM_BIN to use another)");
         return;
     };
+    // Tests run in parallel: this one writes its own copy of the failing suite's page.
+    let (path, _) = failing_suite_page("test-report-browser");
+    let png = out_dir().join("test-report.png");
+    let (log, dom) = render(&browser, &path, &png);
+    assert!(!log.contains("CONSOLE"), "test report: {log}");
+    assert!(dom.contains("FAILED: wrongly expects testers on v1"));
+    assert!(std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0) > 10_000);
     for (name, extra) in [
         ("canary-cookie", vec![]),
         ("retry", vec!["-n", "2000", "--rate", "100/s"]),

@@ -30,6 +30,9 @@ pub struct Args {
     /// Also write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write the results as a self-contained HTML page (failing tests with their graph).
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
     /// Fail when fewer than this percentage of rules and weighted destinations are exercised.
     #[arg(long, value_name = "PCT")]
     fail_under: Option<f64>,
@@ -116,6 +119,21 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, render_tests::junit(&suite))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let info = meshsim::report::RunInfo {
+            files: args
+                .mesh
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect(),
+            istio_version: args.mesh.istio_version.to_string(),
+            seed: args.mesh.seed,
+            requests_from: "the test files".into(),
+        };
+        std::fs::write(path, meshsim::report::html::tests_page::page(&suite, &info))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let mut ok = suite.failed() == 0;

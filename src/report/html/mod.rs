@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod graph;
 pub mod recorder;
+pub mod tests_page;
 
 use std::fmt::Write;
 
@@ -34,6 +35,7 @@ svg .h { font-weight: bold; font-size: 12px; } svg .e { fill: #333; font-size: 1
 table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: right; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+.text th, .text td { text-align: left; }
 .bad { color: #c22; font-weight: bold; } .ok { color: #286; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
 dt { font-weight: bold; }
