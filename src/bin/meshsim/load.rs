@@ -72,6 +72,18 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(n / secs)
 }
 
+impl MeshArgs {
+    /// What the run was, for reports that must be reproducible.
+    pub fn run_info(&self, requests_from: String) -> meshsim::report::RunInfo {
+        meshsim::report::RunInfo {
+            files: self.files.iter().map(|f| f.display().to_string()).collect(),
+            istio_version: self.istio_version.to_string(),
+            seed: self.seed,
+            requests_from,
+        }
+    }
+}
+
 /// Loads the mesh; prints every diagnostic; fails on errors.
 pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
     let (mesh, mut diags) = Mesh::load_all(&args.files);

@@ -2,7 +2,7 @@
 
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::report::html::Recorder;
-use meshsim::report::{RunInfo, decision_json, explain_text, summary_json, summary_table};
+use meshsim::report::{decision_json, explain_text, summary_json, summary_table};
 use meshsim::route::Request;
 use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
@@ -32,22 +32,11 @@ enum Format {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let mesh = load_mesh(&args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
-    let options = sim.options();
     for d in sim.diagnostics() {
         eprintln!("{}", meshsim::diag::render::human(d));
     }
     let (stream, from) = build_stream(&mesh, &args.mesh, &args.requests)?;
-    let info = RunInfo {
-        files: args
-            .mesh
-            .files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect(),
-        istio_version: options.version.to_string(),
-        seed: options.seed,
-        requests_from: from,
-    };
+    let info = args.mesh.run_info(from);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = Summary::default();

@@ -122,17 +122,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(path) = &args.html {
-        let info = meshsim::report::RunInfo {
-            files: args
-                .mesh
-                .files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect(),
-            istio_version: args.mesh.istio_version.to_string(),
-            seed: args.mesh.seed,
-            requests_from: "the test files".into(),
-        };
+        let info = args.mesh.run_info("the test files".into());
         std::fs::write(path, meshsim::report::html::tests_page::page(&suite, &info))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
