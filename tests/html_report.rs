@@ -48,14 +48,23 @@ fn cookie_canary_page_holds_the_summary_numbers() {
     let (_, page, json) = report("canary-cookie", &[]);
     // Every route/destination count of the summary appears in the route table row.
     for d in json["destinations"].as_array().unwrap() {
+        let route = d["route"].as_str().unwrap();
         let row = format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td>",
-            d["route"].as_str().unwrap(),
+            "<td>{}</td><td>{}</td>",
             d["destination"].as_str().unwrap(),
             d["requests"]
         );
-        assert!(page.contains(&row), "missing {row}");
+        let line = page
+            .lines()
+            .find(|l| l.starts_with(&format!("<tr><td>{route}</td>")))
+            .unwrap_or_else(|| panic!("no row for {route}"));
+        assert!(line.contains(&row), "missing {row} in {line}");
     }
+    // Each route's match conditions, as the policy states them.
+    assert!(page.contains(
+        "<tr><td>default/myweb tester</td><td>header cookie ~ ^(.*?; ?)?(usertype=tester)(;.*)?$</td>"
+    ));
+    assert!(page.contains("<tr><td>default/myweb default</td><td>any request</td>"));
     assert!(page.contains("<dt>requests</dt><dd>10000</dd>"));
     assert!(page.contains("<dt>seed</dt><dd>1</dd>"));
     // Inputs say which files, so the report is reproducible.
@@ -212,7 +221,17 @@ fn a_browser_renders_the_reports() {
     assert!(std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0) > 10_000);
     for (name, extra) in [
         ("canary-cookie", vec![]),
-        ("retry", vec!["-n", "2000", "--rate", "100/s"]),
+        (
+            "retry",
+            vec![
+                "--request",
+                "GET http://retry-service/?failRate=50",
+                "-n",
+                "400",
+                "--rate",
+                "20/s",
+            ],
+        ),
     ] {
         let (path, _, _) = report(name, &extra);
         let png = out_dir().join(format!("{name}.png"));
@@ -236,5 +255,13 @@ fn a_browser_renders_the_reports() {
             "{name}: panels"
         );
         assert!(dom.contains("<polyline"), "{name}: panel lines");
+        if name == "retry" {
+            // Half the tries fail: the failing edges are red, latency is plotted.
+            assert!(
+                dom.contains("stroke=\"#d33\""),
+                "retry: failing edges in red"
+            );
+            assert!(dom.contains("Latency percentiles"), "retry: latency panel");
+        }
     }
 }

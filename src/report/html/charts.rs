@@ -25,9 +25,10 @@ pub struct Axes<'a> {
     pub y_max: Option<f64>,
 }
 
-/// A categorical colour, stable per index.
+/// A categorical colour, stable per index; starts at blue so that red stays the graph's colour
+/// for failure.
 pub fn colour(i: usize) -> String {
-    format!("hsl({:.1},65%,45%)", (i as f64 * 137.508) % 360.0)
+    format!("hsl({:.1},65%,45%)", (210.0 + i as f64 * 137.508) % 360.0)
 }
 
 /// "Nice" tick step for a range: 1, 2 or 5 times a power of ten.

@@ -128,11 +128,19 @@ pub fn render(rec: &Recorder) -> String {
         let text = if dashed {
             format!("{} mirrored ({:.1}%)", e.requests, share * 100.0)
         } else {
-            format!(
+            let mut t = format!(
                 "{:.1}% · {:.1}% ok",
                 share * 100.0,
                 e.success_rate() * 100.0
-            )
+            );
+            if e.server_errors > 0 {
+                let _ = write!(
+                    t,
+                    " · {:.1}% 5xx",
+                    e.server_errors as f64 * 100.0 / e.requests as f64
+                );
+            }
+            t
         };
         let _ = writeln!(
             s,

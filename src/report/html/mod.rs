@@ -14,7 +14,9 @@ use charts::{Axes, Series, line_chart};
 pub use recorder::Recorder;
 
 use super::RunInfo;
+use crate::Mesh;
 use crate::compile::CompiledMesh;
+use crate::config::{HttpMatchRequest, StringMatch};
 use crate::lab::{self, KeySpec, LabConfig};
 use crate::sim::{Summary, short_host};
 
@@ -34,7 +36,7 @@ svg .h { font-weight: bold; font-size: 12px; } svg .e { fill: #333; font-size: 1
 .panels { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+th:first-child, td:first-child, th:nth-child(2), td:nth-child(2), th:nth-child(3), td:nth-child(3) { text-align: left; }
 .text th, .text td { text-align: left; }
 .bad { color: #c22; font-weight: bold; } .ok { color: #286; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
@@ -68,7 +70,7 @@ pub fn page(
     inputs(&mut s, summary, info);
     let _ = writeln!(s, "<h2>Traffic graph</h2>\n{}", graph::render(rec));
     panels(&mut s, summary, rec);
-    routes(&mut s, summary);
+    routes(&mut s, summary, rec, compiled.map(|c| c.mesh));
     if let Some(c) = compiled {
         rings(&mut s, rec, c);
     }
@@ -211,10 +213,82 @@ fn panels(s: &mut String, summary: &Summary, rec: &Recorder) {
     let _ = writeln!(s, "</div>");
 }
 
-fn routes(s: &mut String, summary: &Summary) {
+/// A rule's `match` blocks in short form: `uri prefix /api, header cookie ~ ^(.*?;)?(a=1)` per
+/// block, blocks joined by "or" (Istio ORs blocks and ANDs conditions inside one).
+pub fn describe_matches(matches: &[HttpMatchRequest]) -> String {
+    fn sm(what: &str, m: &StringMatch) -> String {
+        match (&m.exact, &m.prefix, &m.regex) {
+            (Some(e), _, _) => format!("{what} = {e}"),
+            (_, Some(p), _) => format!("{what} prefix {p}"),
+            (_, _, Some(r)) => format!("{what} ~ {r}"),
+            _ => format!("{what} present"),
+        }
+    }
+    if matches.is_empty() {
+        return "any request".into();
+    }
+    matches
+        .iter()
+        .map(|m| {
+            let mut parts = Vec::new();
+            for (what, v) in [
+                ("uri", &m.uri),
+                ("scheme", &m.scheme),
+                ("method", &m.method),
+                ("authority", &m.authority),
+            ] {
+                if let Some(v) = v {
+                    parts.push(sm(what, v));
+                }
+            }
+            for (k, v) in &m.headers {
+                parts.push(sm(&format!("header {k}"), v));
+            }
+            for (k, v) in &m.without_headers {
+                parts.push(format!("not {}", sm(&format!("header {k}"), v)));
+            }
+            for (k, v) in &m.query_params {
+                parts.push(sm(&format!("query {k}"), v));
+            }
+            if let Some(p) = m.port {
+                parts.push(format!("port {p}"));
+            }
+            if !m.source_labels.is_empty() {
+                let l: Vec<String> = m
+                    .source_labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                parts.push(format!("source {}", l.join(",")));
+            }
+            if !m.gateways.is_empty() {
+                parts.push(format!("gateways {}", m.gateways.join(",")));
+            }
+            if parts.is_empty() {
+                "any request".to_string()
+            } else {
+                parts.join(" and ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+fn matches_of(rec: &Recorder, mesh: Option<&Mesh>, route: &str) -> String {
+    let (Some(mesh), Some(r)) = (mesh, rec.route_rules.get(route)) else {
+        return "-".into();
+    };
+    let (vs, rule) = r.delegate.unwrap_or((r.virtual_service, r.rule));
+    mesh.virtual_services
+        .get(vs)
+        .and_then(|v| v.spec.http.get(rule))
+        .map_or("-".into(), |h| describe_matches(&h.matches))
+}
+
+fn routes(s: &mut String, summary: &Summary, rec: &Recorder, mesh: Option<&Mesh>) {
     let _ = writeln!(
         s,
-        "<h2>Routes: configured against observed</h2>\n<p>Band: the configured weight ± 3 standard deviations of a proportion over the route's requests.</p>\n<table>\n<thead><tr><th>route</th><th>destination</th><th>requests</th><th>configured</th><th>observed</th><th>band</th><th></th></tr></thead>\n<tbody>"
+        "<h2>Routes: configured against observed</h2>\n<p>Band: the configured weight ± 3 standard deviations of a proportion over the route's requests.</p>\n<table>\n<thead><tr><th>route</th><th>matches</th><th>destination</th><th>requests</th><th>configured</th><th>observed</th><th>band</th><th></th></tr></thead>\n<tbody>"
     );
     for ((route, dest), c) in &summary.destinations {
         let n = summary.routes.get(route).copied().unwrap_or(0);
@@ -237,8 +311,9 @@ fn routes(s: &mut String, summary: &Summary) {
         };
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{cfg}</td><td>{:.1}%</td><td>{band_text}</td><td>{verdict}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{cfg}</td><td>{:.1}%</td><td>{band_text}</td><td>{verdict}</td></tr>",
             escape(route),
+            escape(&matches_of(rec, mesh, route)),
             escape(dest),
             c.count,
             observed * 100.0

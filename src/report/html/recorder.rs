@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::sim::Decision;
-use crate::sim::{Latencies, short_host};
+use crate::sim::{Latencies, RuleRef, short_host};
 
 /// Most buckets on the time axis.
 pub const MAX_BUCKETS: usize = 60;
@@ -78,6 +78,8 @@ pub struct Recorder {
     pub route_destination: BTreeMap<(String, String), Edge>,
     /// Destination → endpoint (workload name, or the address).
     pub destination_endpoint: BTreeMap<(String, String), Edge>,
+    /// The rule behind each route label (first seen), to show its match conditions.
+    pub route_rules: BTreeMap<String, RuleRef>,
     /// Route → mirror host: copies sent.
     pub mirrors: BTreeMap<(String, String), u64>,
     /// Whether the x axis is simulated time (ns) rather than the request index.
@@ -98,6 +100,7 @@ impl Recorder {
             client_route: BTreeMap::new(),
             route_destination: BTreeMap::new(),
             destination_endpoint: BTreeMap::new(),
+            route_rules: BTreeMap::new(),
             mirrors: BTreeMap::new(),
             timed,
             // 100 ms or 1 request to start with; doubled as needed.
@@ -111,6 +114,11 @@ impl Recorder {
     /// Adds one decision.
     pub fn record(&mut self, d: &Decision) {
         let route = d.route_label();
+        if let Some(r) = d.rule
+            && !self.route_rules.contains_key(&route)
+        {
+            self.route_rules.insert(route.clone(), r);
+        }
         self.client_route
             .entry(route.clone())
             .or_default()
