@@ -93,6 +93,21 @@ fn page_is_self_contained() {
 }
 
 #[test]
+fn mirrored_copies_are_drawn_dashed() {
+    let (_, page, json) = report("mirror", &["-n", "200"]);
+    let copies: u64 = json["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["copies"].as_u64().unwrap())
+        .sum();
+    assert!(copies > 0, "the mirror policy mirrors");
+    assert!(page.contains(&format!(
+        r#"stroke-dasharray="6 4"><title>{copies} copies mirrored"#
+    )));
+}
+
+#[test]
 fn consistent_hash_destination_gets_its_ring() {
     let (_, page, _) = report(
         "lb-header-hash",

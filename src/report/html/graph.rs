@@ -144,11 +144,18 @@ pub fn render(rec: &Recorder) -> String {
         };
         let _ = writeln!(
             s,
-            r#"<path d="M{sx:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {ex:.1},{y1:.1}" fill="none" stroke="{colour}" stroke-width="{width:.2}"{dash}><title>{}: {} requests, {} ok, {} 5xx</title></path>"#,
-            escape(&text),
-            e.requests,
-            e.ok,
-            e.server_errors
+            r#"<path d="M{sx:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {ex:.1},{y1:.1}" fill="none" stroke="{colour}" stroke-width="{width:.2}"{dash}><title>{}</title></path>"#,
+            escape(&if dashed {
+                format!(
+                    "{} copies mirrored (fire and forget: their answers are ignored)",
+                    e.requests
+                )
+            } else {
+                format!(
+                    "{text}: {} requests, {} ok, {} 5xx",
+                    e.requests, e.ok, e.server_errors
+                )
+            })
         );
         // Labelled near the target, where fanned-out edges are a row apart.
         let _ = writeln!(
