@@ -29,6 +29,7 @@ pub mod check;
 pub mod common;
 pub mod config;
 pub mod diag;
+pub mod diff;
 pub mod files;
 pub mod lb;
 pub mod model;

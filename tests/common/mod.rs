@@ -1,4 +1,6 @@
-//! Helpers shared by integration tests.
+//! Helpers shared by integration tests. Each test crate compiles this module and uses a part
+//! of it, hence the allowance.
+#![allow(dead_code)]
 
 pub mod xml;
 

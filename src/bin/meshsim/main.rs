@@ -1,5 +1,6 @@
 //! The `meshsim` command line: thin glue around the library.
 
+mod diff;
 mod envoy_config;
 mod load;
 mod ring;
@@ -31,6 +32,8 @@ enum Command {
     Test(test::Args),
     /// Print the Envoy route configuration and clusters istiod would generate (v3 JSON).
     EnvoyConfig(envoy_config::Args),
+    /// Run one request stream through the mesh before and after a change and report what moved.
+    Diff(Box<diff::Args>),
     /// The hash-ring lab: load spread, disruption and cost of ring hash, maglev and peers.
     Ring(Box<ring::Args>),
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::EnvoyConfig(a) => envoy_config::run(a),
         Command::Test(a) => test::run(a),
         Command::Ring(a) => ring::run(*a),
+        Command::Diff(a) => diff::run(*a),
     };
     match result {
         Ok(code) => code,
