@@ -55,6 +55,36 @@ pub fn compare<R: Borrow<Request>>(
 /// Examples kept per kind of change.
 pub const EXAMPLES_PER_KIND: usize = 3;
 
+/// Most requests of a timed comparison: the "before" side's decisions are held until the
+/// "after" side is run, so memory grows with the stream.
+pub const MAX_TIMED_REQUESTS: u64 = 2_000_000;
+
+/// Like [`compare`] for a stream whose requests arrive at given times and overlap (the
+/// simulator's `run`): both sides see the same arrivals. Examples carry no traces, since a
+/// request's trace depends on the requests in flight around it.
+pub fn compare_timed(
+    before: &mut Simulator<'_>,
+    after: &mut Simulator<'_>,
+    arrivals: impl Iterator<Item = (u64, Request)> + Clone,
+) -> Diff {
+    let requests: Vec<Request> = arrivals
+        .clone()
+        .take(MAX_TIMED_REQUESTS as usize)
+        .map(|(_, r)| r)
+        .collect();
+    let mut decided: Vec<Decision> = Vec::with_capacity(requests.len());
+    before.run(arrivals.clone().take(requests.len()), |d| decided.push(d));
+    let mut diff = Diff::default();
+    let mut i = 0;
+    after.run(arrivals.take(requests.len()), |a| {
+        if let (Some(req), Some(b)) = (requests.get(i), decided.get(i)) {
+            diff.record(req, b, &a, None);
+        }
+        i += 1;
+    });
+    diff
+}
+
 /// What changed for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -229,6 +229,53 @@ fn status_changes_fail_unless_allowed() {
     );
 }
 
+/// Overlapping requests (`--rate`) are compared too: identical meshes give nothing, and with no
+/// pods behind the service every request that succeeded now fails.
+#[test]
+fn timed_streams_are_compared_too() {
+    let same = meshsim(&[
+        "diff",
+        "--before",
+        "policies/retry",
+        "--after",
+        "policies/retry",
+        "--request",
+        "GET http://retry-service/?failRate=50",
+        "-n",
+        "300",
+        "--rate",
+        "20/s",
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout).contains("no request changed"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = scratch("timed-no-pods");
+    copy_dir(&root.join("policies/retry"), &dir);
+    let w = std::fs::read_to_string(dir.join("workloads.yaml")).unwrap();
+    std::fs::write(
+        dir.join("workloads.yaml"),
+        w.replace("replicas: 3", "replicas: 0"),
+    )
+    .unwrap();
+    let (code, v, _) = diff_json(&[
+        "--before",
+        "policies/retry",
+        "--after",
+        dir.to_str().unwrap(),
+        "--request",
+        "GET http://retry-service/",
+        "-n",
+        "200",
+        "--rate",
+        "50/s",
+        "--allow-status-change",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["requests"], 200);
+    assert_eq!(v["successRate"]["before"].as_f64().unwrap(), 1.0);
+    assert_eq!(v["newErrors"].as_f64().unwrap(), 1.0);
+}
+
 #[test]
 fn before_can_come_from_a_git_revision() {
     let dir = scratch("git");

@@ -125,15 +125,29 @@ fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, String> 
     let mut before = simulator(&before_mesh, &mb)?;
     let mut after = simulator(&after_mesh, &ma)?;
     let (stream, from) = build_stream(&after_mesh, &ma, &args.requests)?;
-    if args.requests.rate.is_some() || stream.has_times() {
-        return Err(
-            "diff compares requests one by one; --rate and timed streams are not supported yet"
-                .into(),
-        );
-    }
-    // Requests are generated one at a time: memory does not grow with the stream.
-    let requests = (0..stream.len()).map(|i| stream.get(i));
-    let diff = meshsim::diff::compare(&mut before, &mut after, requests);
+    let diff = if args.requests.rate.is_some() || stream.has_times() {
+        if stream.len() > meshsim::diff::MAX_TIMED_REQUESTS {
+            return Err(format!(
+                "a timed diff holds one side's decisions in memory: at most {} requests",
+                meshsim::diff::MAX_TIMED_REQUESTS
+            ));
+        }
+        let interval = args.requests.rate.map(|r| 1e9 / r);
+        let stream = &stream;
+        let arrivals = (0..stream.len()).map(move |i| {
+            let req = stream.get(i);
+            let at = match interval {
+                Some(iv) => (i as f64 * iv) as u64,
+                None => req.time.unwrap_or(0),
+            };
+            (at, req)
+        });
+        meshsim::diff::compare_timed(&mut before, &mut after, arrivals)
+    } else {
+        // Requests are generated one at a time: memory does not grow with the stream.
+        let requests = (0..stream.len()).map(|i| stream.get(i));
+        meshsim::diff::compare(&mut before, &mut after, requests)
+    };
     let label = |p: &[PathBuf]| {
         p.iter()
             .map(|x| x.display().to_string())
