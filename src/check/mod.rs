@@ -233,21 +233,18 @@ fn per_request(c: &Check, d: &Decision, vh: Option<&str>) -> Vec<(String, bool, 
             act.map_or("(none)".into(), |p| p.to_string()),
         );
     }
-    if let Some(cl) = &c.cluster {
-        push(
-            "cluster",
-            d.cluster.as_deref() == Some(cl.as_str()),
-            cl.clone(),
-            opt(&d.cluster),
-        );
-    }
-    if let Some(e) = &c.endpoint {
-        push(
-            "endpoint",
-            d.endpoint.as_deref() == Some(e.as_str()),
-            e.clone(),
-            opt(&d.endpoint),
-        );
+    // Fields compared as exact strings, in the order failures are reported.
+    let exact = |want: &Option<String>, got: &Option<String>| {
+        want.as_ref()
+            .map(|w| (got.as_deref() == Some(w.as_str()), w.clone(), opt(got)))
+    };
+    for (what, want, got) in [
+        ("cluster", &c.cluster, &d.cluster),
+        ("endpoint", &c.endpoint, &d.endpoint),
+    ] {
+        if let Some((ok, e, a)) = exact(want, got) {
+            push(what, ok, e, a);
+        }
     }
     if let Some(w) = &c.workload {
         let ok = d
@@ -278,21 +275,17 @@ fn per_request(c: &Check, d: &Decision, vh: Option<&str>) -> Vec<(String, bool, 
         });
         push("redirect", ok, r.clone(), opt(&d.redirect));
     }
-    if let Some(u) = &c.rewrite_uri {
-        push(
-            "rewrite uri",
-            d.rewrite_path.as_deref() == Some(u.as_str()),
-            u.clone(),
-            opt(&d.rewrite_path),
-        );
-    }
-    if let Some(a) = &c.rewrite_authority {
-        push(
+    for (what, want, got) in [
+        ("rewrite uri", &c.rewrite_uri, &d.rewrite_path),
+        (
             "rewrite authority",
-            d.rewrite_authority.as_deref() == Some(a.as_str()),
-            a.clone(),
-            opt(&d.rewrite_authority),
-        );
+            &c.rewrite_authority,
+            &d.rewrite_authority,
+        ),
+    ] {
+        if let Some((ok, e, a)) = exact(want, got) {
+            push(what, ok, e, a);
+        }
     }
     if let Some(m) = &c.mirrors {
         let exp: BTreeSet<String> = m.iter().map(|h| resolve_host(h, "default")).collect();

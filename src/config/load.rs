@@ -322,18 +322,13 @@ pub fn parse_documents<T: DeserializeOwned>(
             line_offset: chunk.first_line - 1,
             spans: None,
         };
-        let tree =
-            serde_saphyr::with_deserializer_from_str_with_options(chunk.text, options(), |de| {
-                Spanned::<Node>::deserialize(de)
-            });
-        let tree = match tree {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(error_to_diagnostic(&ctx, &e, &YamlPath::root()));
+        let spans = match span_pass(&ctx) {
+            Ok((_, spans)) => spans,
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
-        let spans = Arc::new(SpanIndex::build(&tree, ctx.line_offset));
         ctx.spans = Some(&spans);
         let origin = Origin {
             file: file.clone(),
@@ -478,6 +473,17 @@ impl DocCtx<'_> {
     }
 }
 
+/// Pass A over one document: its span tree and the index of every field's location. Its
+/// failure is the document's syntax error.
+fn span_pass(ctx: &DocCtx<'_>) -> Result<(Spanned<Node>, Arc<SpanIndex>), Diagnostic> {
+    let tree = serde_saphyr::with_deserializer_from_str_with_options(ctx.text, options(), |de| {
+        Spanned::<Node>::deserialize(de)
+    })
+    .map_err(|e| error_to_diagnostic(ctx, &e, &YamlPath::root()))?;
+    let spans = Arc::new(SpanIndex::build(&tree, ctx.line_offset));
+    Ok((tree, spans))
+}
+
 fn parse_document(file: &Arc<str>, chunk: Chunk<'_>, out: &mut ParsedFile) {
     let mut ctx = DocCtx {
         file,
@@ -486,19 +492,13 @@ fn parse_document(file: &Arc<str>, chunk: Chunk<'_>, out: &mut ParsedFile) {
         line_offset: chunk.first_line - 1,
         spans: None,
     };
-    // Pass A: the span tree. Its failure is the document's syntax error.
-    let tree = serde_saphyr::with_deserializer_from_str_with_options(chunk.text, options(), |de| {
-        Spanned::<Node>::deserialize(de)
-    });
-    let tree = match tree {
+    let (tree, spans) = match span_pass(&ctx) {
         Ok(t) => t,
-        Err(e) => {
-            out.diagnostics
-                .push(error_to_diagnostic(&ctx, &e, &YamlPath::root()));
+        Err(d) => {
+            out.diagnostics.push(d);
             return;
         }
     };
-    let spans = Arc::new(SpanIndex::build(&tree, ctx.line_offset));
     ctx.spans = Some(&spans);
     let origin = Origin {
         file: file.clone(),
