@@ -109,6 +109,19 @@ fn identical_meshes_give_an_empty_diff() {
     assert!(text.contains("no request changed"), "{text}");
 }
 
+/// A copy of the retry scenario whose backend has no pods (Envoy answers 503, no healthy
+/// upstream), in a scratch folder of its own.
+fn retry_without_pods(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = scratch(name);
+    copy_dir(&root.join("policies/retry"), &dir);
+    let w = std::fs::read_to_string(dir.join("workloads.yaml")).unwrap();
+    let without = w.replace("replicas: 3", "replicas: 0");
+    assert_ne!(w, without);
+    std::fs::write(dir.join("workloads.yaml"), without).unwrap();
+    dir
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -193,13 +206,7 @@ fn gates_fail_with_a_one_line_reason() {
 
 #[test]
 fn status_changes_fail_unless_allowed() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = scratch("no-pods");
-    copy_dir(&root.join("policies/retry"), &dir);
-    let w = std::fs::read_to_string(dir.join("workloads.yaml")).unwrap();
-    let without = w.replace("replicas: 3", "replicas: 0");
-    assert_ne!(w, without);
-    std::fs::write(dir.join("workloads.yaml"), without).unwrap();
+    let dir = retry_without_pods("no-pods");
     let run = |extra: &[&str]| {
         let mut a = vec![
             "--before",
@@ -248,15 +255,7 @@ fn timed_streams_are_compared_too() {
     ]);
     assert_eq!(same.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&same.stdout).contains("no request changed"));
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = scratch("timed-no-pods");
-    copy_dir(&root.join("policies/retry"), &dir);
-    let w = std::fs::read_to_string(dir.join("workloads.yaml")).unwrap();
-    std::fs::write(
-        dir.join("workloads.yaml"),
-        w.replace("replicas: 3", "replicas: 0"),
-    )
-    .unwrap();
+    let dir = retry_without_pods("timed-no-pods");
     let (code, v, _) = diff_json(&[
         "--before",
         "policies/retry",

@@ -149,7 +149,8 @@ fn colour(i: usize) -> String {
     format!("hsl({:.1},65%,50%)", (i as f64 * 137.508) % 360.0)
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for XML (SVG) and HTML; the report reuses it.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -20,13 +20,8 @@ use crate::config::{HttpMatchRequest, StringMatch};
 use crate::lab::{self, KeySpec, LabConfig};
 use crate::sim::{Summary, short_host};
 
-/// Escapes text for HTML and XML.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+/// Escapes text for HTML and XML: the one the ring lab's SVG uses.
+pub use crate::lab::svg::escape;
 
 const CSS: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 1040px; color: #222; }
