@@ -146,10 +146,25 @@ pub struct Side {
     pub latency: Latencies,
 }
 
+/// A decision's route and destination labels, computed once per request and side.
+struct Labels {
+    route: String,
+    destination: String,
+}
+
+impl Labels {
+    fn of(d: &Decision) -> Self {
+        Labels {
+            route: d.route_label(),
+            destination: d.destination_label(),
+        }
+    }
+}
+
 impl Side {
-    fn record(&mut self, d: &Decision) {
-        *self.routes.entry(d.route_label()).or_default() += 1;
-        let dest = d.destination_label();
+    fn record(&mut self, d: &Decision, l: &Labels) {
+        *self.routes.entry(l.route.clone()).or_default() += 1;
+        let dest = l.destination.clone();
         *self.destinations.entry(dest.clone()).or_default() += 1;
         if let Some(ep) = d.workload.clone().or_else(|| d.endpoint.clone()) {
             *self.endpoints.entry((dest, ep)).or_default() += 1;
@@ -201,12 +216,20 @@ fn ok(status: u16) -> bool {
 impl Diff {
     /// The kinds of change between two decisions for the same request.
     pub fn kinds(before: &Decision, after: &Decision) -> Vec<ChangeKind> {
+        Self::kinds_labelled(before, after, &Labels::of(before), &Labels::of(after))
+    }
+
+    fn kinds_labelled(
+        before: &Decision,
+        after: &Decision,
+        bl: &Labels,
+        al: &Labels,
+    ) -> Vec<ChangeKind> {
         let mut k = Vec::new();
-        if before.route_label() != after.route_label() {
+        if bl.route != al.route {
             k.push(ChangeKind::Route);
         }
-        let same_dest = before.destination_label() == after.destination_label();
-        if !same_dest {
+        if bl.destination != al.destination {
             k.push(ChangeKind::Destination);
         } else if before.endpoint != after.endpoint {
             k.push(ChangeKind::Endpoint);
@@ -239,13 +262,14 @@ impl Diff {
     ) {
         let index = self.requests;
         self.requests += 1;
-        self.before.record(before);
-        self.after.record(after);
-        let kinds = Self::kinds(before, after);
+        let (bl, al) = (Labels::of(before), Labels::of(after));
+        self.before.record(before, &bl);
+        self.after.record(after, &al);
+        let kinds = Self::kinds_labelled(before, after, &bl, &al);
         if kinds.contains(&ChangeKind::Destination) {
             *self
                 .moves
-                .entry((before.destination_label(), after.destination_label()))
+                .entry((bl.destination, al.destination))
                 .or_default() += 1;
         }
         if before.status != after.status {

@@ -319,6 +319,8 @@ fn routes(s: &mut String, summary: &Summary, rec: &Recorder, mesh: Option<&Mesh>
 
 fn rings(s: &mut String, rec: &Recorder, compiled: &CompiledMesh<'_>) {
     let mut panels = Vec::new();
+    // The same keys for every destination, generated once, and only if one hashes.
+    let mut keys: Option<Vec<u64>> = None;
     for c in &compiled.clusters {
         let label = match &c.subset {
             Some(sub) => format!("{} {sub}", short_host(&c.host)),
@@ -330,8 +332,8 @@ fn rings(s: &mut String, rec: &Recorder, compiled: &CompiledMesh<'_>) {
         let Some((algorithm, config)) = lab::for_policy(c.lb, &LabConfig::default()) else {
             continue;
         };
-        let keys = KeySpec::uniform(100_000).generate();
-        let Ok(report) = lab::study(algorithm, &c.hosts, &keys, &config, &[], &mut || 0) else {
+        let keys = keys.get_or_insert_with(|| KeySpec::uniform(100_000).generate());
+        let Ok(report) = lab::study(algorithm, &c.hosts, keys, &config, &[], &mut || 0) else {
             continue;
         };
         let (arcs, caption) = lab::svg::picture(algorithm, &c.hosts, &config);
