@@ -287,3 +287,28 @@ fn envoy_config_shows_what_istiod_generates() {
         3
     );
 }
+
+/// `simulate` splits a summary's work over threads: the output is byte for byte the same
+/// whatever the thread count, and the same as the request-by-request engine's (which the
+/// visual report needs, so `--html` takes it).
+#[test]
+fn simulate_output_does_not_depend_on_threads() {
+    let dir = std::env::temp_dir().join(format!("meshsim-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("r.html");
+    for policy in ["policies/canary-cookie", "policies/lb-header-hash"] {
+        let run = |extra: &[&str]| {
+            let mut args = vec!["simulate", "-f", policy, "-n", "150000", "-o", "json"];
+            args.extend_from_slice(extra);
+            let (code, out, err) = meshsim(&args);
+            assert_eq!(code, 0, "{err}");
+            out
+        };
+        let one = run(&["-j", "1"]);
+        assert_eq!(run(&["-j", "2"]), one, "{policy}: 2 threads");
+        assert_eq!(run(&["-j", "3"]), one, "{policy}: 3 threads");
+        let engine = run(&["--html", html.to_str().unwrap()]);
+        assert_eq!(engine, one, "{policy}: the engine, request by request");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,14 +43,58 @@ impl SimRng {
     /// A uniform value in `[0, 1)`.
     #[inline]
     pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit(self.next_u64())
     }
 
     /// A uniform value in `[0, n)` (n > 0), by widening multiplication (no modulo bias worth
     /// speaking of at 64 bits).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+        scale(self.next_u64(), n)
+    }
+}
+
+/// 64 random bits → `[0, 1)`, from the top 53.
+#[inline]
+pub fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// 64 random bits → `[0, n)`, by widening multiplication.
+#[inline]
+pub fn scale(bits: u64, n: u64) -> u64 {
+    ((bits as u128 * n as u128) >> 64) as u64
+}
+
+/// SplitMix64 from a hashed starting point: a few good random values, cheap to start anywhere.
+///
+/// Generated traffic draws two or three values per request, addressed by the request's index;
+/// starting a ChaCha generator for that costs more than routing the request. SplitMix64
+/// passes BigCrush, and hashing `(seed, index)` into the starting state keeps the streams of
+/// neighbouring indices unrelated.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexRng(u64);
+
+impl IndexRng {
+    const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The generator of item `index` of the stream keyed by `seed`.
+    #[inline]
+    pub fn new(seed: u64, index: u64) -> Self {
+        IndexRng(Self::mix(seed ^ Self::mix(index.wrapping_add(Self::GAMMA))))
+    }
+
+    /// The next 64 random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(Self::GAMMA);
+        Self::mix(self.0)
     }
 }
 
@@ -107,9 +151,10 @@ impl EntropySource {
     pub fn starting_at(seed: u64, index: u64) -> Self {
         let block = index / BLOCK;
         let mut rng = SimRng::new(seed, 2 + block);
-        for _ in 0..(index % BLOCK) * RequestEntropy::WORDS {
-            rng.next_u64();
-        }
+        // Seek instead of drawing: ChaCha's position is a counter (in 32-bit words, two per
+        // value), so a worker can start anywhere in a block at no cost.
+        rng.0
+            .set_word_pos(((index % BLOCK) * RequestEntropy::WORDS * 2) as u128);
         EntropySource {
             seed,
             block,

@@ -531,6 +531,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
     RouteTable {
         port,
         virtual_hosts: vhosts,
+        ..RouteTable::default()
     }
 }
 
@@ -614,5 +615,6 @@ pub(crate) fn gateway_table(
     Some(RouteTable {
         port,
         virtual_hosts: vhosts,
+        ..RouteTable::default()
     })
 }

@@ -32,6 +32,13 @@ impl LeastRequest {
     }
 }
 
+impl LeastRequest {
+    /// Do the weights differ (so that picks follow a schedule that each pick advances)?
+    pub fn is_weighted(&self) -> bool {
+        self.edf.is_some()
+    }
+}
+
 impl LoadBalancer for LeastRequest {
     fn pick(&mut self, ctx: &PickContext<'_>) -> Option<Pick> {
         if self.n == 0 {

@@ -35,17 +35,70 @@ pub struct Regex {
     /// As written.
     pub source: String,
     re: regex::Regex,
+    /// A literal every match starts with, if the pattern has one (`/api/v1/[a-z]+`): among
+    /// two hundred rules, most are ruled out by a `starts_with`.
+    prefix: Option<String>,
+    /// A literal every match contains, if the pattern has one: most header values that do not
+    /// match lack it, and a substring search costs a fraction of running the automaton.
+    required: Option<Box<memchr::memmem::Finder<'static>>>,
+}
+
+/// The literal every match of `hir` starts with: the leading literal of the top-level
+/// concatenation, after any start anchors.
+fn leading_literal(hir: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::{HirKind, Look};
+    let first = match hir.kind() {
+        HirKind::Concat(subs) => subs
+            .iter()
+            .find(|h| !matches!(h.kind(), HirKind::Look(Look::Start)))?,
+        _ => hir,
+    };
+    match first.kind() {
+        HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The longest literal that every match of `hir` contains, found by walking the parts a match
+/// cannot skip (concatenations, groups, repetitions of at least one); alternations and classes
+/// contribute nothing, which is safe: fewer literals only means fewer shortcuts.
+fn required_literal(hir: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::HirKind;
+    fn walk(h: &regex_syntax::hir::Hir, out: &mut Vec<String>) {
+        match h.kind() {
+            HirKind::Literal(l) => {
+                if let Ok(s) = std::str::from_utf8(&l.0) {
+                    out.push(s.to_string());
+                }
+            }
+            HirKind::Capture(c) => walk(&c.sub, out),
+            HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, out),
+            HirKind::Concat(subs) => subs.iter().for_each(|s| walk(s, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    walk(hir, &mut all);
+    all.into_iter()
+        .max_by_key(String::len)
+        .filter(|s| s.len() >= 2)
 }
 
 impl Regex {
     /// Compiles `source` for full matching.
     pub fn new(source: &str) -> Result<Self, String> {
+        let hir = regex_syntax::Parser::new().parse(source).ok();
         regex::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(1 << 20)
             .build()
             .map(|re| Regex {
                 source: source.to_string(),
                 re,
+                prefix: hir.as_ref().and_then(leading_literal),
+                required: hir
+                    .as_ref()
+                    .and_then(required_literal)
+                    .map(|l| Box::new(memchr::memmem::Finder::new(l.as_bytes()).into_owned())),
             })
             .map_err(|e| match e {
                 regex::Error::Syntax(s) => format!(
@@ -59,6 +112,16 @@ impl Regex {
     /// Full match.
     #[inline]
     pub fn is_match(&self, s: &str) -> bool {
+        if let Some(p) = &self.prefix
+            && !s.starts_with(p.as_str())
+        {
+            return false;
+        }
+        if let Some(f) = &self.required
+            && f.find(s.as_bytes()).is_none()
+        {
+            return false;
+        }
         self.re.is_match(s)
     }
 
@@ -100,6 +163,7 @@ impl StringMatcher {
         }
     }
 
+    #[inline]
     fn matches(&self, v: &str) -> bool {
         match self {
             StringMatcher::Exact(e) => v == e,
@@ -135,21 +199,22 @@ pub struct HeaderMatcher {
 }
 
 impl HeaderMatcher {
-    fn check(&self, req: &Request) -> Result<(), Mismatch> {
-        let value = req.header(&self.name);
-        let ok = match (&value, self.treat_missing_as_empty) {
+    /// Does the header satisfy the matcher? Borrows the value (a header given several times is
+    /// joined, which allocates, as Envoy's own join does).
+    #[inline]
+    fn holds(&self, value: Option<&str>) -> bool {
+        match (value, self.treat_missing_as_empty) {
             (None, false) => self.invert && matches!(self.matcher, StringMatcher::Present),
-            _ => self.matcher.matches(value.as_deref().unwrap_or("")) != self.invert,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Mismatch::Header {
-                name: self.name.clone(),
-                value: value.map(|v| v.into_owned()),
-                matcher: self.matcher.clone(),
-                invert: self.invert,
-            })
+            (v, _) => self.matcher.matches(v.unwrap_or("")) != self.invert,
+        }
+    }
+
+    fn mismatch(&self, req: &Request) -> Mismatch {
+        Mismatch::Header {
+            name: self.name.clone(),
+            value: req.header(&self.name).map(|v| v.into_owned()),
+            matcher: self.matcher.clone(),
+            invert: self.invert,
         }
     }
 }
@@ -185,6 +250,13 @@ pub struct RouteMatch {
     pub headers: Vec<HeaderMatcher>,
     /// Query matchers.
     pub query: Vec<QueryMatcher>,
+}
+
+/// Which condition failed, by position.
+enum Failed {
+    Path,
+    Header(usize),
+    Query(usize),
 }
 
 /// Why a route did not match: the first condition that failed.
@@ -299,10 +371,8 @@ impl RouteMatch {
         path_all && self.headers.is_empty() && self.query.is_empty()
     }
 
-    /// Checks a request; the error says which condition failed first (path, then headers, then
-    /// query, in Envoy's order).
-    pub fn check(&self, req: &Request) -> Result<(), Mismatch> {
-        let path_ok = match &self.path {
+    fn path_holds(&self, req: &Request, path_only: &str) -> bool {
+        match &self.path {
             PathMatcher::Prefix(p) => {
                 if self.case_sensitive {
                     req.path.starts_with(p.as_str())
@@ -314,15 +384,44 @@ impl RouteMatch {
             }
             PathMatcher::Exact(e) => {
                 if self.case_sensitive {
-                    req.path_only() == e
+                    path_only == e
                 } else {
-                    req.path_only().eq_ignore_ascii_case(e)
+                    path_only.eq_ignore_ascii_case(e)
                 }
             }
-            PathMatcher::Regex(r) => r.is_match(req.path_only()),
-        };
-        if !path_ok {
-            return Err(Mismatch::Path {
+            PathMatcher::Regex(r) => r.is_match(path_only),
+        }
+    }
+
+    /// The first condition that fails, in Envoy's order (path, headers, query), without
+    /// allocating: the hot path only needs to know whether there is one.
+    #[inline]
+    fn first_failure(&self, req: &Request, path_only: &str) -> Option<Failed> {
+        if !self.path_holds(req, path_only) {
+            return Some(Failed::Path);
+        }
+        for (i, h) in self.headers.iter().enumerate() {
+            if !h.holds(req.header(&h.name).as_deref()) {
+                return Some(Failed::Header(i));
+            }
+        }
+        for (i, q) in self.query.iter().enumerate() {
+            if !req
+                .query_param(&q.name)
+                .is_some_and(|v| q.matcher.matches(v))
+            {
+                return Some(Failed::Query(i));
+            }
+        }
+        None
+    }
+
+    /// Checks a request; the error says which condition failed first (path, then headers, then
+    /// query, in Envoy's order).
+    pub fn check(&self, req: &Request) -> Result<(), Mismatch> {
+        match self.first_failure(req, req.path_only()) {
+            None => Ok(()),
+            Some(Failed::Path) => Err(Mismatch::Path {
                 path: req.path.clone(),
                 matcher: match &self.path {
                     PathMatcher::Prefix(p) => format!("prefix {p:?}"),
@@ -333,29 +432,30 @@ impl RouteMatch {
                 } else {
                     " (ignoring case)"
                 },
-            });
-        }
-        for h in &self.headers {
-            h.check(req)?;
-        }
-        for q in &self.query {
-            let v = req.query_param(&q.name);
-            let ok = v.is_some_and(|v| q.matcher.matches(v));
-            if !ok {
-                return Err(Mismatch::Query {
+            }),
+            Some(Failed::Header(i)) => Err(self.headers[i].mismatch(req)),
+            Some(Failed::Query(i)) => {
+                let q = &self.query[i];
+                Err(Mismatch::Query {
                     name: q.name.clone(),
-                    value: v.map(str::to_string),
+                    value: req.query_param(&q.name).map(str::to_string),
                     matcher: q.matcher.clone(),
-                });
+                })
             }
         }
-        Ok(())
     }
 
-    /// Does it match?
+    /// Does it match? Allocates nothing (unless a header is given several times).
     #[inline]
     pub fn matches(&self, req: &Request) -> bool {
-        self.check(req).is_ok()
+        self.first_failure(req, req.path_only()).is_none()
+    }
+
+    /// [`matches`](Self::matches) with the request's [`path_only`](Request::path_only) given:
+    /// a route table asks every route, and the path is the same for all of them.
+    #[inline]
+    pub fn matches_path(&self, req: &Request, path_only: &str) -> bool {
+        self.first_failure(req, path_only).is_none()
     }
 
     /// Compiles an Istio match block as istiod's `TranslateRouteMatch` does.
@@ -416,5 +516,44 @@ impl RouteMatch {
             headers,
             query,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Regex;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_cookie_regex_requires_its_cookie() {
+        let r = Regex::new("^(.*?; ?)?(usertype=tester)(;.*)?$").unwrap();
+        assert_eq!(
+            r.required.as_ref().map(|f| f.needle()),
+            Some(&b"usertype=tester"[..])
+        );
+        assert!(r.is_match("a=1; usertype=tester"));
+        assert!(!r.is_match("a=1; usertype=testers"));
+        assert!(Regex::new("(a|b)c?").unwrap().required.is_none());
+        let api = Regex::new("^/api/v1/[a-z]+/[0-9]+").unwrap();
+        assert_eq!(api.prefix.as_deref(), Some("/api/v1/"));
+        assert!(api.is_match("/api/v1/users/7") && !api.is_match("/api/v2/users/7"));
+        assert_eq!(Regex::new("a*b").unwrap().prefix, None);
+    }
+
+    proptest! {
+        /// The literal shortcut never changes an answer.
+        #[test]
+        fn shortcut_agrees_with_the_automaton(
+            parts in prop::collection::vec(prop::sample::select(vec![
+                "a", "bc", "(x|y)", ".*", "[0-9]+", "(?:de)+", "f?", "(gh)*", "ij", "(?i)Kl", "(bc)+",
+                "^", "^ab", "(?m)^a", "\\Aa", "$", "a|b",
+            ]), 1..6),
+            hay in "[abcdefghijklxyKL0-9;]{0,14}",
+        ) {
+            let pattern = parts.concat();
+            let ours = Regex::new(&pattern).unwrap();
+            let plain = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+            prop_assert_eq!(ours.is_match(&hay), plain.is_match(&hay), "{} on {:?}", pattern, hay);
+        }
     }
 }

@@ -17,7 +17,7 @@ pub struct Source {
 }
 
 /// One HTTP request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     /// The Host / `:authority` value, raw (with its port, if any).
     pub authority: String,
@@ -35,6 +35,40 @@ pub struct Request {
     pub gateway: Option<String>,
     /// Arrival time in nanoseconds on the simulated clock, if given.
     pub time: Option<u64>,
+}
+
+impl Clone for Request {
+    fn clone(&self) -> Self {
+        Request {
+            authority: self.authority.clone(),
+            method: self.method.clone(),
+            scheme: self.scheme.clone(),
+            path: self.path.clone(),
+            headers: self.headers.clone(),
+            source: self.source.clone(),
+            gateway: self.gateway.clone(),
+            time: self.time,
+        }
+    }
+
+    /// Reuses this request's strings: a stream that writes each request into the same buffer
+    /// stops allocating once the buffer has grown to the longest request.
+    fn clone_from(&mut self, o: &Self) {
+        self.authority.clone_from(&o.authority);
+        self.method.clone_from(&o.method);
+        self.scheme.clone_from(&o.scheme);
+        self.path.clone_from(&o.path);
+        self.headers.truncate(o.headers.len());
+        let have = self.headers.len();
+        for (mine, theirs) in self.headers.iter_mut().zip(&o.headers) {
+            mine.0.clone_from(&theirs.0);
+            mine.1.clone_from(&theirs.1);
+        }
+        self.headers.extend_from_slice(&o.headers[have..]);
+        self.source.clone_from(&o.source);
+        self.gateway.clone_from(&o.gateway);
+        self.time = o.time;
+    }
 }
 
 impl Request {
@@ -152,7 +186,11 @@ impl Request {
 
     /// The path without query string and fragment.
     pub fn path_only(&self) -> &str {
-        let end = self.path.find(['?', '#']).unwrap_or(self.path.len());
+        let end = self
+            .path
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(self.path.len());
         &self.path[..end]
     }
 
@@ -174,18 +212,19 @@ impl Request {
 
     /// The port of the authority, if it has one.
     pub fn port(&self) -> Option<u32> {
-        let a = &self.authority;
-        let i = a.rfind(':')?;
-        if a[i..].contains(']') {
+        let a = self.authority.as_bytes();
+        let i = a.iter().rposition(|&b| b == b':')?;
+        if a[i..].contains(&b']') {
             return None;
         }
-        a[i + 1..].parse().ok()
+        self.authority[i + 1..].parse().ok()
     }
 }
 
 /// `host:port` → `host` (IPv6 literals keep their brackets).
 pub fn strip_port(authority: &str) -> &str {
-    match authority.rfind(':') {
+    // A byte loop: authorities are short, and memrchr's setup costs more than the scan.
+    match authority.bytes().rposition(|b| b == b':') {
         Some(i)
             if !authority[i..].contains(']')
                 && authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>

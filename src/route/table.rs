@@ -7,7 +7,9 @@ use crate::config::Duration;
 use crate::lb::hash::HashPolicy;
 use crate::resilience::fault::Fault;
 use crate::resilience::retry::RetryPolicy;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// One Envoy route configuration: the virtual hosts of one listener port (sidecar) or one
 /// gateway server port.
@@ -17,6 +19,18 @@ pub struct RouteTable {
     pub port: u32,
     /// Virtual hosts; domains are unique across them.
     pub virtual_hosts: Vec<VirtualHost>,
+    /// Domain lookup, built on first use (the tables are filled field by field by `compile`,
+    /// so the index cannot be built in a constructor).
+    pub(crate) domain_index: OnceLock<DomainIndex>,
+}
+
+/// Exact domains in a hash map (a mesh has hundreds of services, each with several domain
+/// spellings); wildcards, which are few, in a list scanned in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DomainIndex {
+    exact: HashMap<String, usize>,
+    /// (virtual host, domain) positions of `*`, `*.suffix` and `prefix.*` domains.
+    wildcards: Vec<(usize, usize)>,
 }
 
 /// Where a virtual host came from.
@@ -291,39 +305,72 @@ impl RouteTable {
     /// longest `prefix.*`, then `*`. `host` must be lowercase and without port (the route
     /// configuration ignores the port).
     pub fn find_virtual_host(&self, host: &str) -> Option<(usize, DomainMatch)> {
-        let mut best_suffix: Option<(usize, usize, &str)> = None;
-        let mut best_prefix: Option<(usize, usize, &str)> = None;
+        let (i, d) = self.lookup_virtual_host(host)?;
+        let domain = &self.virtual_hosts[i].domains[d];
+        Some((
+            i,
+            if domain == "*" {
+                DomainMatch::Any
+            } else if domain.starts_with('*') {
+                DomainMatch::Suffix(domain.clone())
+            } else if domain.ends_with('*') {
+                DomainMatch::Prefix(domain.clone())
+            } else {
+                DomainMatch::Exact(domain.clone())
+            },
+        ))
+    }
+
+    /// [`find_virtual_host`](Self::find_virtual_host) without allocating: the virtual host's
+    /// index and the index of the domain that matched.
+    #[inline]
+    pub fn lookup_virtual_host(&self, host: &str) -> Option<(usize, usize)> {
+        let index = self.domain_index.get_or_init(|| self.build_domain_index());
+        if let Some(&i) = index.exact.get(host) {
+            let d = self.virtual_hosts[i]
+                .domains
+                .iter()
+                .position(|d| d == host)?;
+            return Some((i, d));
+        }
+        let mut best_suffix: Option<((usize, usize), usize)> = None;
+        let mut best_prefix: Option<((usize, usize), usize)> = None;
         let mut any = None;
+        for &(i, j) in &index.wildcards {
+            let d = &self.virtual_hosts[i].domains[j];
+            if d == "*" {
+                any.get_or_insert((i, j));
+            } else if let Some(suffix) = d.strip_prefix('*') {
+                if host.len() > suffix.len()
+                    && host.ends_with(suffix)
+                    && best_suffix.is_none_or(|(_, l)| suffix.len() > l)
+                {
+                    best_suffix = Some(((i, j), suffix.len()));
+                }
+            } else if let Some(prefix) = d.strip_suffix('*')
+                && host.len() > prefix.len()
+                && host.starts_with(prefix)
+                && best_prefix.is_none_or(|(_, l)| prefix.len() > l)
+            {
+                best_prefix = Some(((i, j), prefix.len()));
+            }
+        }
+        best_suffix.or(best_prefix).map(|(p, _)| p).or(any)
+    }
+
+    fn build_domain_index(&self) -> DomainIndex {
+        let mut index = DomainIndex::default();
         for (i, vh) in self.virtual_hosts.iter().enumerate() {
-            for d in &vh.domains {
-                if d == "*" {
-                    any.get_or_insert(i);
-                } else if let Some(suffix) = d.strip_prefix('*') {
-                    if host.len() > suffix.len()
-                        && host.ends_with(suffix)
-                        && best_suffix.is_none_or(|(_, l, _)| suffix.len() > l)
-                    {
-                        best_suffix = Some((i, suffix.len(), d));
-                    }
-                } else if let Some(prefix) = d.strip_suffix('*') {
-                    if host.len() > prefix.len()
-                        && host.starts_with(prefix)
-                        && best_prefix.is_none_or(|(_, l, _)| prefix.len() > l)
-                    {
-                        best_prefix = Some((i, prefix.len(), d));
-                    }
-                } else if d == host {
-                    return Some((i, DomainMatch::Exact(d.clone())));
+            for (j, d) in vh.domains.iter().enumerate() {
+                if d.starts_with('*') || d.ends_with('*') {
+                    index.wildcards.push((i, j));
+                } else {
+                    // The first virtual host with a domain answers for it.
+                    index.exact.entry(d.clone()).or_insert(i);
                 }
             }
         }
-        if let Some((i, _, d)) = best_suffix {
-            return Some((i, DomainMatch::Suffix(d.to_string())));
-        }
-        if let Some((i, _, d)) = best_prefix {
-            return Some((i, DomainMatch::Prefix(d.to_string())));
-        }
-        any.map(|i| (i, DomainMatch::Any))
+        index
     }
 }
 
@@ -351,6 +398,7 @@ mod tests {
                 vh("exact", &["www.example.com"]),
                 vh("prefix", &["www.*"]),
             ],
+            ..RouteTable::default()
         };
         let name = |h: &str| &t.virtual_hosts[t.find_virtual_host(h).unwrap().0].name;
         assert_eq!(name("www.example.com"), "exact");

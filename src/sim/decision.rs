@@ -119,6 +119,21 @@ pub struct Attempt {
     pub end: u64,
 }
 
+impl Attempt {
+    /// A request forwarded as is to the address the client dialled (`PassthroughCluster`):
+    /// Envoy picks no endpoint of its own.
+    pub fn passthrough(at: u64) -> Self {
+        Attempt {
+            endpoint: None,
+            workload: None,
+            status: 200,
+            outcome: "200".into(),
+            start: at,
+            end: at,
+        }
+    }
+}
+
 /// Nanoseconds as milliseconds.
 pub fn as_ms<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(*ns as f64 / 1e6)
@@ -210,6 +225,71 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Request `index`, arrived at `arrival`, before anything is decided (status 0).
+    pub fn empty(index: u64, arrival: u64) -> Self {
+        Decision {
+            index,
+            virtual_service: None,
+            route: None,
+            destination: None,
+            subset: None,
+            cluster: None,
+            endpoint: None,
+            workload: None,
+            status: 0,
+            flags: Flags::NONE,
+            attempts: Vec::new(),
+            arrival,
+            duration: 0,
+            mirrors: Vec::new(),
+            passthrough: false,
+            redirect: None,
+            rewrite_path: None,
+            rewrite_authority: None,
+            rule: None,
+            destination_index: None,
+            lb: None,
+            hash_key: None,
+            set_cookie: None,
+            weight: None,
+            endpoint_share: None,
+        }
+    }
+
+    /// Records the route that matched: its label, VirtualService and rule.
+    pub(crate) fn set_route(&mut self, mesh: &crate::model::Mesh, route: &crate::route::Route) {
+        self.route = Some(route.label());
+        self.virtual_service = route.virtual_service.map(|i| {
+            let vs = &mesh.virtual_services[i];
+            format!("{}/{}", vs.namespace, vs.name)
+        });
+        self.rule = route.virtual_service.map(|vs| RuleRef {
+            virtual_service: vs,
+            rule: route.rule,
+            delegate: route.delegate,
+        });
+    }
+
+    /// Records the weighted cluster the route picked.
+    pub(crate) fn set_destination(
+        &mut self,
+        fwd: &crate::route::Forward,
+        wt: &crate::route::WeightedTarget,
+    ) {
+        let t = &wt.target;
+        self.destination_index = Some(wt.index);
+        if fwd.weighted {
+            self.weight = Some((wt.weight, fwd.total_weight));
+        }
+        self.destination = Some(DestinationOut {
+            host: t.host.clone(),
+            subset: t.subset.clone(),
+            port: t.port,
+        });
+        self.subset = t.subset.clone();
+        self.cluster = Some(t.cluster_name.clone());
+    }
+
     /// `host` or `host subset` of the destination, for reports.
     pub fn destination_label(&self) -> String {
         match &self.destination {

@@ -1,6 +1,6 @@
 //! The decision engine.
 
-use super::decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut};
+use super::decision::{Attempt, Decision, Flags, MirrorOut};
 use super::summary::Summary;
 use super::upstream::{Flight, Upstream, forward_trace};
 use crate::common::rng::{EntropySource, RequestEntropy, SimRng};
@@ -12,7 +12,7 @@ use crate::model::Mesh;
 use crate::route::{Action, Request, RouteTable, Target, VirtualHostSource};
 use crate::trace::{NoTrace, Trace, TraceEvent, Tracer};
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Settings of a simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +37,11 @@ impl Default for SimOptions {
 /// ejected hosts, the simulated clock), so decisions depend on the requests before them, as
 /// in Envoy.
 pub struct Simulator<'m> {
-    compiled: CompiledMesh<'m>,
-    options: SimOptions,
-    tables: BTreeMap<(Proxy, u32), Option<Rc<RouteTable>>>,
-    upstream: Upstream,
-    entropy: EntropySource,
+    pub(super) compiled: CompiledMesh<'m>,
+    pub(super) options: SimOptions,
+    tables: BTreeMap<(Proxy, u32), Option<Arc<RouteTable>>>,
+    pub(super) upstream: Upstream,
+    pub(super) entropy: EntropySource,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -139,7 +139,7 @@ impl<'m> Simulator<'m> {
         &self.diagnostics
     }
 
-    fn table(&mut self, proxy: &Proxy, port: u32) -> Option<Rc<RouteTable>> {
+    fn table(&mut self, proxy: &Proxy, port: u32) -> Option<Arc<RouteTable>> {
         if let Some(t) = self.tables.get(&(proxy.clone(), port)) {
             return t.clone();
         }
@@ -149,9 +149,15 @@ impl<'m> Simulator<'m> {
                 self.diagnostics.push(d);
             }
         }
-        let t = t.map(Rc::new);
+        let t = t.map(Arc::new);
         self.tables.insert((proxy.clone(), port), t.clone());
         t
+    }
+
+    /// A route table already built for this proxy and port (without building it: `None` also
+    /// when it was never asked for).
+    pub(super) fn cached_table(&self, proxy: &Proxy, port: u32) -> Option<Arc<RouteTable>> {
+        self.tables.get(&(proxy.clone(), port)).cloned().flatten()
     }
 
     /// The proxy a request is decided by: its entry gateway, or the sidecar of its source.
@@ -314,33 +320,7 @@ impl<'m> Simulator<'m> {
         arrival: u64,
         t: &mut impl Tracer,
     ) -> Routed {
-        let mut d = Decision {
-            index,
-            virtual_service: None,
-            route: None,
-            destination: None,
-            subset: None,
-            cluster: None,
-            endpoint: None,
-            workload: None,
-            status: 0,
-            flags: Flags::NONE,
-            attempts: Vec::new(),
-            mirrors: Vec::new(),
-            passthrough: false,
-            hash_key: None,
-            set_cookie: None,
-            redirect: None,
-            rewrite_path: None,
-            rewrite_authority: None,
-            rule: None,
-            destination_index: None,
-            lb: None,
-            weight: None,
-            endpoint_share: None,
-            arrival,
-            duration: 0,
-        };
+        let mut d = Decision::empty(index, arrival);
         let proxy = self.proxy_for(req);
         let port = req
             .port()
@@ -424,7 +404,16 @@ impl<'m> Simulator<'m> {
             (Some(_), None) => format!("rule {}", r.rule),
             (None, _) => r.label(),
         };
+        let path = req.path_only();
         for r in &vh.routes {
+            if !t.enabled() {
+                // Only an explanation needs to know why a route did not match.
+                if r.matcher.matches_path(req, path) {
+                    chosen = Some(r);
+                    break;
+                }
+                continue;
+            }
             match r.matcher.check(req) {
                 Ok(()) => {
                     if t.enabled() {
@@ -451,16 +440,7 @@ impl<'m> Simulator<'m> {
             d.flags = Flags::NR;
             return Routed::Done(Box::new(d));
         };
-        d.route = Some(route.label());
-        d.virtual_service = route.virtual_service.map(|i| {
-            let vs = &mesh.virtual_services[i];
-            format!("{}/{}", vs.namespace, vs.name)
-        });
-        d.rule = route.virtual_service.map(|vs| super::decision::RuleRef {
-            virtual_service: vs,
-            rule: route.rule,
-            delegate: route.delegate,
-        });
+        d.set_route(mesh, route);
         let fwd = match &route.action {
             Action::Redirect(rd) => {
                 d.status = rd.status;
@@ -492,14 +472,7 @@ impl<'m> Simulator<'m> {
                 d.status = 200;
                 d.passthrough = true;
                 d.cluster = Some("PassthroughCluster".into());
-                d.attempts.push(Attempt {
-                    endpoint: None,
-                    workload: None,
-                    status: 200,
-                    outcome: "200".into(),
-                    start: arrival,
-                    end: arrival,
-                });
+                d.attempts.push(Attempt::passthrough(arrival));
                 if t.enabled() {
                     t.event(TraceEvent::Note(format!(
                         "{host} is not in the registry; ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster)"
@@ -519,19 +492,9 @@ impl<'m> Simulator<'m> {
             });
         }
         let target = &wt.target;
-        d.destination_index = Some(wt.index);
+        d.set_destination(fwd, wt);
         d.rewrite_path = fwd.rewritten_path(&route.matcher, req);
         d.rewrite_authority = fwd.host_rewrite.clone();
-        if fwd.weighted {
-            d.weight = Some((wt.weight, fwd.total_weight));
-        }
-        d.destination = Some(DestinationOut {
-            host: target.host.clone(),
-            subset: target.subset.clone(),
-            port: target.port,
-        });
-        d.subset = target.subset.clone();
-        d.cluster = Some(target.cluster_name.clone());
 
         let mut rng = e.aux_rng();
         let conn = self.connection(req, target, &mut rng);
@@ -672,14 +635,7 @@ impl<'m> Simulator<'m> {
             d.status = 200;
             d.passthrough = true;
             d.duration = start - arrival;
-            d.attempts.push(Attempt {
-                endpoint: None,
-                workload: None,
-                status: 200,
-                outcome: "200".into(),
-                start,
-                end: start,
-            });
+            d.attempts.push(Attempt::passthrough(start));
             return Routed::Done(Box::new(d));
         }
         if t.enabled() {
@@ -719,7 +675,12 @@ impl<'m> Simulator<'m> {
         Routed::Flight(Box::new(flight), start)
     }
 
-    fn connection(&self, req: &Request, target: &Target, rng: &mut SimRng) -> Connection {
+    pub(super) fn connection(
+        &self,
+        req: &Request,
+        target: &Target,
+        rng: &mut SimRng,
+    ) -> Connection {
         let mesh = self.compiled.mesh;
         let ip = req.source.as_ref().and_then(|s| {
             s.ip.clone().or_else(|| {

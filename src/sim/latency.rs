@@ -35,12 +35,20 @@ fn lower(i: usize) -> u64 {
 impl Latencies {
     /// Adds one value.
     pub fn record(&mut self, ns: u64) {
-        self.count += 1;
+        self.record_n(ns, 1);
+    }
+
+    /// Adds a value `n` times.
+    pub fn record_n(&mut self, ns: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.count += n;
         self.max = self.max.max(ns);
         match &mut self.hist {
-            Some(h) => h[index(ns)] += 1,
+            Some(h) => h[index(ns)] += n,
             None => {
-                *self.exact.entry(ns).or_default() += 1;
+                *self.exact.entry(ns).or_default() += n;
                 if self.exact.len() > EXACT_LIMIT {
                     let mut h = vec![0u64; index(u64::MAX) + 1];
                     for (v, c) in std::mem::take(&mut self.exact) {
@@ -57,16 +65,12 @@ impl Latencies {
         match &o.hist {
             None => {
                 for (v, c) in &o.exact {
-                    for _ in 0..*c {
-                        self.record(*v);
-                    }
+                    self.record_n(*v, *c);
                 }
             }
             Some(h) => {
                 for (i, c) in h.iter().enumerate() {
-                    for _ in 0..*c {
-                        self.record(lower(i));
-                    }
+                    self.record_n(lower(i), *c);
                 }
                 self.max = self.max.max(o.max);
             }

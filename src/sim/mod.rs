@@ -9,6 +9,7 @@
 //! assert_eq!(sim.decide(&Request::get("myweb-service")).subset.as_deref(), Some("v1"));
 //! ```
 
+mod batch;
 mod decision;
 mod engine;
 mod latency;
@@ -19,4 +20,5 @@ mod upstream;
 pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut, RuleRef, short_host};
 pub use engine::{SimOptions, Simulator};
 pub use latency::Latencies;
+pub use stream::{RequestSource, Stream};
 pub use summary::{Count, Summary};

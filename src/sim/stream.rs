@@ -2,7 +2,7 @@
 //! requests with a seed. Generated streams are a function of the seed and the request index
 //! only, so they can be cut into chunks anywhere.
 
-use crate::common::rng::SimRng;
+use crate::common::rng::{IndexRng, scale, unit};
 use crate::config::traffic::{HeaderValue, Population, RequestSpec, SourceSpec, TrafficSpec};
 use crate::route::{Request, Source};
 
@@ -125,8 +125,16 @@ impl Generator {
 
     /// Request number `index` of the stream.
     pub fn request(&self, index: u64) -> Request {
-        let mut rng = SimRng::new(self.seed ^ 0x7472_6166_6669_6300, index);
-        let mut pick = rng.below(self.total_weight);
+        let mut r = Request::get("");
+        self.fill(index, &mut r);
+        r
+    }
+
+    /// Writes request number `index` into `out`, reusing its strings: after the first few
+    /// requests a stream is generated without allocating.
+    pub fn fill(&self, index: u64, out: &mut Request) {
+        let mut rng = IndexRng::new(self.seed ^ 0x7472_6166_6669_6300, index);
+        let mut pick = scale(rng.next_u64(), self.total_weight);
         let mut template = &self.templates[0].1;
         for (w, t) in &self.templates {
             if pick < *w as u64 {
@@ -135,39 +143,162 @@ impl Generator {
             }
             pick -= *w as u64;
         }
-        let mut r = template.clone();
-        if self.pops.is_empty() {
-            return r;
-        }
         // Each population is drawn once per request, so `{user}` is the same member everywhere
         // in it.
-        let members: Vec<(String, String)> = self
-            .pops
-            .iter()
-            .map(|p| {
-                let k = match &p.draw {
-                    Draw::Uniform => rng.below(p.size) + 1,
-                    Draw::Zipf(cdf) => {
-                        let u = rng.next_f64();
-                        cdf.partition_point(|&c| c < u) as u64 + 1
-                    }
-                };
-                (format!("{{{}}}", p.name), format!("{}{k}", p.prefix))
-            })
-            .collect();
-        let fill = |s: &mut String| {
-            if s.contains('{') {
-                for (ph, v) in &members {
-                    *s = s.replace(ph.as_str(), v);
+        let mut members = [0u64; 8];
+        let mut many = Vec::new();
+        for (i, p) in self.pops.iter().enumerate() {
+            let k = match &p.draw {
+                Draw::Uniform => scale(rng.next_u64(), p.size) + 1,
+                Draw::Zipf(cdf) => {
+                    let u = unit(rng.next_u64());
+                    cdf.partition_point(|&c| c < u) as u64 + 1
+                }
+            };
+            match members.get_mut(i) {
+                Some(m) => *m = k,
+                None => many.push(k),
+            }
+        }
+        let member = |i: usize| members.get(i).copied().unwrap_or_else(|| many[i - 8]);
+        let fill = |dst: &mut String, src: &str| self.substitute(dst, src, &member);
+        fill(&mut out.authority, &template.authority);
+        out.method.clone_from(&template.method);
+        out.scheme.clone_from(&template.scheme);
+        fill(&mut out.path, &template.path);
+        out.headers.truncate(template.headers.len());
+        for (i, (n, v)) in template.headers.iter().enumerate() {
+            match out.headers.get_mut(i) {
+                Some((on, ov)) => {
+                    on.clone_from(n);
+                    fill(ov, v);
+                }
+                None => {
+                    let mut ov = String::new();
+                    fill(&mut ov, v);
+                    out.headers.push((n.clone(), ov));
                 }
             }
-        };
-        fill(&mut r.authority);
-        fill(&mut r.path);
-        for (_, v) in &mut r.headers {
-            fill(v);
         }
-        r
+        out.source.clone_from(&template.source);
+        out.gateway.clone_from(&template.gateway);
+        out.time = template.time;
+    }
+
+    /// Copies `src` into `dst`, `{name}` replaced by the member drawn from population `name`
+    /// (prefix and number); unknown placeholders stay as written.
+    fn substitute(&self, dst: &mut String, src: &str, member: &impl Fn(usize) -> u64) {
+        dst.clear();
+        let mut rest = src;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+                break;
+            };
+            let name = &rest[open + 1..close];
+            dst.push_str(&rest[..open]);
+            match self.pops.iter().position(|p| p.name == name) {
+                Some(i) => {
+                    dst.push_str(&self.pops[i].prefix);
+                    dst.push_str(crate::common::decimal::digits(member(i), &mut [0; 20]));
+                }
+                None => dst.push_str(&rest[open..=close]),
+            }
+            rest = &rest[close + 1..];
+        }
+        dst.push_str(rest);
+    }
+}
+
+/// Requests addressed by index, which several threads may read at once: what the parallel
+/// [`Simulator::summarize`](super::Simulator::summarize) runs over.
+pub trait RequestSource: Sync {
+    /// Number of requests.
+    fn len(&self) -> u64;
+    /// Is it empty?
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes request `index` into `out` (reusing its allocations where it can).
+    fn fill(&self, index: u64, out: &mut Request);
+    /// Request `index` itself, for sources that hold their requests: then nothing is copied.
+    fn borrow(&self, index: u64) -> Option<&Request> {
+        let _ = index;
+        None
+    }
+}
+
+impl RequestSource for [Request] {
+    fn len(&self) -> u64 {
+        <[Request]>::len(self) as u64
+    }
+    fn fill(&self, index: u64, out: &mut Request) {
+        out.clone_from(&self[index as usize]);
+    }
+    fn borrow(&self, index: u64) -> Option<&Request> {
+        self.get(index as usize)
+    }
+}
+
+/// A stream of requests: a list, one request repeated, or generated from a traffic spec.
+pub enum Stream {
+    /// Requests in order.
+    List(Vec<Request>),
+    /// One request, repeated.
+    Repeat(Box<Request>, u64),
+    /// Generated from a traffic spec.
+    Generated(Box<Generator>, u64),
+}
+
+impl Stream {
+    /// Number of requests.
+    pub fn len(&self) -> u64 {
+        RequestSource::len(self)
+    }
+
+    /// Is it empty?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Do the requests carry arrival times?
+    pub fn has_times(&self) -> bool {
+        match self {
+            Stream::List(v) => v.iter().any(|r| r.time.is_some()),
+            Stream::Repeat(r, _) => r.time.is_some(),
+            Stream::Generated(..) => false,
+        }
+    }
+
+    /// Request `i`.
+    pub fn get(&self, i: u64) -> Request {
+        match self {
+            Stream::List(v) => v[i as usize].clone(),
+            Stream::Repeat(r, _) => (**r).clone(),
+            Stream::Generated(g, _) => g.request(i),
+        }
+    }
+}
+
+impl RequestSource for Stream {
+    fn len(&self) -> u64 {
+        match self {
+            Stream::List(v) => v.len() as u64,
+            Stream::Repeat(_, n) | Stream::Generated(_, n) => *n,
+        }
+    }
+    fn fill(&self, index: u64, out: &mut Request) {
+        match self {
+            Stream::List(v) => out.clone_from(&v[index as usize]),
+            Stream::Repeat(r, _) => out.clone_from(r),
+            Stream::Generated(g, _) => g.fill(index, out),
+        }
+    }
+    fn borrow(&self, index: u64) -> Option<&Request> {
+        match self {
+            Stream::List(v) => v.get(index as usize),
+            Stream::Repeat(r, _) => Some(r),
+            Stream::Generated(..) => None,
+        }
     }
 }
 

@@ -44,14 +44,19 @@ pub struct Summary {
 impl Summary {
     /// Adds one decision.
     pub fn record(&mut self, d: &Decision) {
-        self.requests += 1;
+        self.record_n(d, 1);
+    }
+
+    /// Adds `n` requests that all got decision `d` (as far as a summary can tell).
+    pub fn record_n(&mut self, d: &Decision, n: u64) {
+        self.requests += n;
         let route = d.route_label();
-        bump(&mut self.routes, &route, 1);
+        bump(&mut self.routes, &route, n);
         if d.destination.is_some() {
             let dest = d.destination_label();
             let key = (route, dest.clone());
             let c = self.destinations.entry(key).or_default();
-            c.count += 1;
+            c.count += n;
             if let Some((w, total)) = d.weight.filter(|&(_, t)| t > 0) {
                 c.expected = Some(w as f64 / total as f64);
             } else {
@@ -64,30 +69,41 @@ impl Summary {
                     d.workload.clone().unwrap_or_else(|| "-".into()),
                 );
                 let c = self.endpoints.entry(key).or_default();
-                c.count += 1;
+                c.count += n;
                 c.expected = d.endpoint_share.map(|(a, b)| a as f64 / b as f64);
             }
         }
         *self
             .statuses
             .entry((d.status, d.flags.to_string()))
-            .or_default() += 1;
+            .or_default() += n;
         for m in &d.mirrors {
-            let host = match &m.subset {
-                Some(s) => format!("{} {s}", short_host(&m.host)),
-                None => short_host(&m.host).to_string(),
-            };
-            let key = (host, m.endpoint.clone().unwrap_or_else(|| "-".into()));
-            *self.mirrors.entry(key).or_default() += 1;
+            self.record_mirror(&m.host, m.subset.as_deref(), m.endpoint.clone(), n);
         }
         if d.passthrough {
-            self.passthrough += 1;
+            self.passthrough += n;
         }
         if (200..400).contains(&d.status) {
-            self.succeeded += 1;
+            self.succeeded += n;
         }
-        *self.tries.entry(d.attempts.len()).or_default() += 1;
-        self.latency.record(d.duration);
+        *self.tries.entry(d.attempts.len()).or_default() += n;
+        self.latency.record_n(d.duration, n);
+    }
+
+    /// Adds `n` mirrored copies to `host` (and subset), served by `endpoint`.
+    pub fn record_mirror(
+        &mut self,
+        host: &str,
+        subset: Option<&str>,
+        endpoint: Option<String>,
+        n: u64,
+    ) {
+        let host = match subset {
+            Some(s) => format!("{} {s}", short_host(host)),
+            None => short_host(host).to_string(),
+        };
+        let key = (host, endpoint.unwrap_or_else(|| "-".into()));
+        *self.mirrors.entry(key).or_default() += n;
     }
 
     /// Did time or retries play a part (is the resilience summary worth showing)?

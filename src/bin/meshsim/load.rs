@@ -5,7 +5,7 @@ use meshsim::compile::IstioVersion;
 use meshsim::config::traffic::{TrafficSpec, parse_jsonl, parse_traffic};
 use meshsim::diag::render;
 use meshsim::route::Request;
-use meshsim::sim::stream::{Generator, from_spec};
+use meshsim::sim::stream::{Generator, Stream, from_spec};
 use meshsim::sim::{SimOptions, Simulator};
 use std::path::PathBuf;
 
@@ -111,43 +111,6 @@ pub fn simulator<'m>(mesh: &'m Mesh, args: &MeshArgs) -> Result<Simulator<'m>, S
     };
     Simulator::with_options(mesh, options)
         .map_err(|d| d.iter().map(render::human).collect::<Vec<_>>().join("\n"))
-}
-
-/// A stream of requests.
-pub enum Stream {
-    /// Requests from a file, in order.
-    List(Vec<Request>),
-    /// One request, repeated.
-    Repeat(Box<Request>, u64),
-    /// Generated.
-    Generated(Box<Generator>, u64),
-}
-
-impl Stream {
-    /// Number of requests.
-    pub fn len(&self) -> u64 {
-        match self {
-            Stream::List(v) => v.len() as u64,
-            Stream::Repeat(_, n) | Stream::Generated(_, n) => *n,
-        }
-    }
-    /// Do the requests carry arrival times?
-    pub fn has_times(&self) -> bool {
-        match self {
-            Stream::List(v) => v.iter().any(|r| r.time.is_some()),
-            Stream::Repeat(r, _) => r.time.is_some(),
-            Stream::Generated(..) => false,
-        }
-    }
-
-    /// Request `i`.
-    pub fn get(&self, i: u64) -> Request {
-        match self {
-            Stream::List(v) => v[i as usize].clone(),
-            Stream::Repeat(r, _) => (**r).clone(),
-            Stream::Generated(g, _) => g.request(i),
-        }
-    }
 }
 
 /// Builds the stream and a description of it. Without any request option, a folder's traffic

@@ -20,6 +20,10 @@ pub struct Args {
     /// Also write a self-contained visual report (traffic graph, panels, route tables) here.
     #[arg(long, value_name = "FILE.html")]
     html: Option<std::path::PathBuf>,
+    /// Threads that share the routing work of a summary (default: every core). The output is
+    /// the same whatever the count.
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -43,6 +47,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let jsonl = matches!(args.output, Format::Jsonl);
     let timed = args.requests.rate.is_some() || stream.has_times();
     let mut recorder = args.html.as_ref().map(|_| Recorder::new(timed));
+    if !jsonl && recorder.is_none() && !timed {
+        // Only counts are wanted: the batch path, on every core.
+        let threads = args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        summary = sim.summarize(&stream, threads);
+    }
+    let batched = !jsonl && recorder.is_none() && !timed;
     let mut sink = |d: meshsim::sim::Decision| {
         if jsonl {
             let _ = writeln!(out, "{}", decision_json(&d));
@@ -65,7 +77,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             (at, req)
         });
         sim.run(arrivals, &mut sink);
-    } else {
+    } else if !batched {
         for i in 0..stream.len() {
             let req = stream.get(i);
             sink(sim.decide(&req));

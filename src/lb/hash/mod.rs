@@ -159,6 +159,66 @@ pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) 
     out
 }
 
+/// The hash alone, for a request with no downstream connection to hash (no source address, so
+/// no source-IP hash and no generated cookie): what [`generate_hash`] gives with a default
+/// [`Connection`], without building keys for `explain` and, unless a header appears more than
+/// eight times, without allocating.
+///
+/// ```
+/// use meshsim::lb::hash::{Connection, HashPolicy, generate_hash, request_hash};
+/// use meshsim::route::Request;
+/// let req = Request::get("web").with_header("user", "b").with_header("user", "a");
+/// let policy = [HashPolicy::Header("user".into())];
+/// assert_eq!(request_hash(&policy, &req), generate_hash(&policy, &req, &Connection::default()).hash);
+/// ```
+#[inline]
+pub fn request_hash(policies: &[HashPolicy], req: &Request) -> Option<u64> {
+    let mut out: Option<u64> = None;
+    for p in policies {
+        let new = match p {
+            HashPolicy::Header(name) => {
+                let mut few: [&str; 8] = [""; 8];
+                let mut n = 0;
+                let mut many: Vec<&str> = Vec::new();
+                for v in req.header_values(name) {
+                    if n < few.len() {
+                        few[n] = v;
+                    } else {
+                        if many.is_empty() {
+                            many.extend_from_slice(&few);
+                        }
+                        many.push(v);
+                    }
+                    n += 1;
+                }
+                let values: &mut [&str] = if many.is_empty() {
+                    &mut few[..n]
+                } else {
+                    &mut many
+                };
+                if values.is_empty() {
+                    None
+                } else {
+                    values.sort_unstable();
+                    Some(xx_chain(values.iter().copied()))
+                }
+            }
+            HashPolicy::Cookie { name, .. } => cookie_value(req, name)
+                .filter(|v| !v.is_empty())
+                .map(|v| xx(v.as_bytes())),
+            HashPolicy::SourceIp => None,
+            HashPolicy::QueryParameter(name) => req.query_param(name).map(|v| xx(v.as_bytes())),
+        };
+        if let Some(h) = new {
+            out = Some(match out {
+                Some(old) => old.rotate_left(1) ^ h,
+                None => h,
+            });
+        }
+    }
+    out
+}
+
 /// The first cookie `name` across all `cookie` headers, as Envoy parses it: pairs split on `;`,
 /// leading spaces trimmed from names, the value after the first `=`, one pair of surrounding
 /// quotes removed.

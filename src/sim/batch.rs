@@ -1,0 +1,626 @@
+//! Many requests at once: the summary of a stream without building a [`Decision`] per request,
+//! on as many threads as asked, equal to what the one-request-at-a-time engine gives.
+//!
+//! Why this can run in parallel and stay exact: a request's random values depend only on the
+//! seed and its index ([`EntropySource`]), and when no endpoint fails or takes time (checked
+//! before the run, [`Simulator::batchable`]) the only thing one request leaves behind for the
+//! next is the rotation of the stateful balancers (round robin, and least request's EDF schedule
+//! when weights differ). So each chunk of the stream is routed on its own thread (matching, the
+//! weighted pick, hashing, stateless picks: nearly all the work) while the picks of stateful
+//! balancers are queued; the queues are then replayed in stream order on one thread, a counter
+//! increment per pick. Counts land in flat arrays indexed by (route, destination, endpoint) and
+//! become a [`Summary`] once, at the end.
+
+use super::Simulator;
+use super::decision::{Attempt, Decision, Flags};
+use super::stream::RequestSource;
+use super::summary::Summary;
+use super::upstream::expected_endpoint_share;
+use crate::common::rng::{EntropySource, RequestEntropy};
+use crate::compile::CompiledMesh;
+use crate::lb::hash::{generate_hash, request_hash};
+use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext};
+use crate::route::{Action, Request, RouteTable, Source, strip_port};
+use std::sync::Arc;
+
+/// Requests one thread routes before the stateful picks are replayed: large enough that
+/// threads start rarely, small enough that the queues stay in cache. A multiple of the entropy
+/// block, so workers start on a block boundary.
+const CHUNK: u64 = 16 * crate::common::rng::BLOCK;
+
+/// What a counter slot stands for; turned into a representative [`Decision`] at the end.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// 404 NR: no table, no virtual host or no route.
+    NoRoute,
+    /// A route that answers itself (redirect, direct response, block, passthrough).
+    Answer {
+        table: usize,
+        vh: usize,
+        route: usize,
+    },
+    /// A weighted cluster of a forwarding route; `host` None when no endpoint was chosen.
+    Target {
+        table: usize,
+        vh: usize,
+        route: usize,
+        target: usize,
+        host: Option<usize>,
+    },
+    /// A mirrored copy to a mirror's cluster.
+    Mirror {
+        table: usize,
+        vh: usize,
+        route: usize,
+        mirror: usize,
+        host: Option<usize>,
+    },
+}
+
+/// Where a route's counts start: one slot for an answering route; per weighted cluster and
+/// per mirror, a "no endpoint" slot followed by one slot per endpoint.
+#[derive(Clone, Debug, Default)]
+struct RouteSlots {
+    answer: u32,
+    targets: Vec<u32>,
+    mirrors: Vec<Option<u32>>,
+}
+
+/// A route table one worker has met, with the proxy it belongs to.
+struct KnownTable {
+    gateway: Option<String>,
+    source: Option<Source>,
+    port: u32,
+    table: Option<Arc<RouteTable>>,
+    /// Per virtual host, per route.
+    slots: Vec<Vec<RouteSlots>>,
+}
+
+/// A stateful balancer's pick, queued for the replay: the cluster and its first slot.
+#[derive(Clone, Copy, Debug)]
+struct Deferred {
+    cluster: u32,
+    base: u32,
+}
+
+/// One thread's share of a batch run.
+struct Worker<'a, 'm> {
+    sim: &'a Simulator<'m>,
+    /// Copies of the stateless balancers (a pick takes `&mut self`, even when it changes
+    /// nothing); `None` for the stateful ones, which only the replay touches.
+    lbs: Vec<Option<AnyLb>>,
+    zeros: Vec<u32>,
+    tables: Vec<KnownTable>,
+    last: usize,
+    slots: Vec<Slot>,
+    counts: Vec<u64>,
+    deferred: Vec<Deferred>,
+    request: Request,
+    host: String,
+    /// The last (table, host) looked up and its virtual host: streams mostly repeat a host, and
+    /// comparing it is cheaper than hashing it.
+    last_host: (usize, String, Option<usize>),
+}
+
+fn is_stateful(lb: &AnyLb) -> bool {
+    match lb {
+        AnyLb::RoundRobin(_) => true,
+        AnyLb::LeastRequest(l) => l.is_weighted(),
+        AnyLb::Random(_) | AnyLb::RingHash(_) | AnyLb::Maglev(_) | AnyLb::Passthrough => false,
+    }
+}
+
+impl<'a, 'm> Worker<'a, 'm> {
+    fn new(sim: &'a Simulator<'m>) -> Self {
+        let lbs = sim
+            .upstream
+            .clusters
+            .iter()
+            .map(|c| (!is_stateful(&c.lb)).then(|| c.lb.clone()))
+            .collect();
+        let most = sim
+            .compiled
+            .clusters
+            .iter()
+            .map(|c| c.hosts.len())
+            .max()
+            .unwrap_or(0);
+        Worker {
+            sim,
+            lbs,
+            zeros: vec![0; most],
+            tables: Vec::new(),
+            last: 0,
+            slots: vec![Slot::NoRoute],
+            counts: vec![0],
+            deferred: Vec::new(),
+            request: Request::get(""),
+            host: String::new(),
+            last_host: (usize::MAX, String::new(), None),
+        }
+    }
+
+    fn compiled(&self) -> &'a CompiledMesh<'m> {
+        &self.sim.compiled
+    }
+
+    /// Routes requests `range` of `source`, whose random values start at entropy index
+    /// `first_index`.
+    fn route_chunk<S: RequestSource + ?Sized>(
+        &mut self,
+        source: &S,
+        range: (u64, u64),
+        first_index: u64,
+    ) {
+        self.deferred.clear();
+        let mut entropy = EntropySource::starting_at(self.sim.options.seed, first_index);
+        let mut req = std::mem::replace(&mut self.request, Request::get(""));
+        for i in range.0..range.1 {
+            let e = entropy.next_request();
+            match source.borrow(i) {
+                Some(r) => self.route(r, &e),
+                None => {
+                    source.fill(i, &mut req);
+                    self.route(&req, &e);
+                }
+            }
+        }
+        self.request = req;
+    }
+
+    /// The table of the proxy that decides `req`, from this worker's cache.
+    fn table_for(&mut self, req: &Request) -> usize {
+        let port = req
+            .port()
+            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        let same =
+            |t: &KnownTable| t.port == port && t.gateway == req.gateway && t.source == req.source;
+        if self.tables.get(self.last).is_some_and(same) {
+            return self.last;
+        }
+        if let Some(i) = self.tables.iter().position(same) {
+            self.last = i;
+            return i;
+        }
+        let proxy = self.sim.proxy_for(req);
+        let table = self
+            .sim
+            .cached_table(&proxy, port)
+            .or_else(|| self.compiled().route_table(&proxy, port).0.map(Arc::new));
+        let index = self.tables.len();
+        let slots = table
+            .as_ref()
+            .map(|t| self.lay_out(index, t))
+            .unwrap_or_default();
+        self.tables.push(KnownTable {
+            gateway: req.gateway.clone(),
+            source: req.source.clone(),
+            port,
+            table,
+            slots,
+        });
+        self.last = index;
+        index
+    }
+
+    /// Gives every outcome of every route of a table its counter.
+    fn lay_out(&mut self, table: usize, t: &RouteTable) -> Vec<Vec<RouteSlots>> {
+        let clusters = &self.compiled().clusters;
+        let add = |slot: Slot, slots: &mut Vec<Slot>, counts: &mut Vec<u64>| {
+            slots.push(slot);
+            counts.push(0);
+            (slots.len() - 1) as u32
+        };
+        let mut out = Vec::new();
+        for (vh, v) in t.virtual_hosts.iter().enumerate() {
+            let mut routes = Vec::new();
+            for (route, r) in v.routes.iter().enumerate() {
+                let mut rs = RouteSlots::default();
+                match &r.action {
+                    Action::Forward(f) => {
+                        for (target, wt) in f.clusters.iter().enumerate() {
+                            let n = wt.target.cluster.map_or(0, |c| clusters[c].hosts.len());
+                            let slot = |host| Slot::Target {
+                                table,
+                                vh,
+                                route,
+                                target,
+                                host,
+                            };
+                            let base = add(slot(None), &mut self.slots, &mut self.counts);
+                            for h in 0..n {
+                                add(slot(Some(h)), &mut self.slots, &mut self.counts);
+                            }
+                            rs.targets.push(base);
+                        }
+                        for (mirror, m) in f.mirrors.iter().enumerate() {
+                            let Some(c) = m.target.cluster else {
+                                rs.mirrors.push(None);
+                                continue;
+                            };
+                            let slot = |host| Slot::Mirror {
+                                table,
+                                vh,
+                                route,
+                                mirror,
+                                host,
+                            };
+                            let base = add(slot(None), &mut self.slots, &mut self.counts);
+                            for h in 0..clusters[c].hosts.len() {
+                                add(slot(Some(h)), &mut self.slots, &mut self.counts);
+                            }
+                            rs.mirrors.push(Some(base));
+                        }
+                    }
+                    _ => {
+                        rs.answer = add(
+                            Slot::Answer { table, vh, route },
+                            &mut self.slots,
+                            &mut self.counts,
+                        );
+                    }
+                }
+                routes.push(rs);
+            }
+            out.push(routes);
+        }
+        out
+    }
+
+    /// One request: what the engine's `route` and first try do when nothing fails, counted
+    /// instead of described.
+    fn route(&mut self, req: &Request, e: &RequestEntropy) {
+        let t = self.table_for(req);
+        let known = &self.tables[t];
+        let Some(table) = known.table.as_deref() else {
+            self.counts[0] += 1;
+            return;
+        };
+        let authority = strip_port(&req.authority);
+        let host = if authority.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.host.clear();
+            self.host.push_str(authority);
+            self.host.make_ascii_lowercase();
+            self.host.as_str()
+        } else {
+            authority
+        };
+        let vh = if self.last_host.0 == t && self.last_host.1 == host {
+            self.last_host.2
+        } else {
+            let vh = table.lookup_virtual_host(host).map(|(vh, _)| vh);
+            self.last_host.0 = t;
+            self.last_host.1.clear();
+            self.last_host.1.push_str(host);
+            self.last_host.2 = vh;
+            vh
+        };
+        let Some(vh) = vh else {
+            self.counts[0] += 1;
+            return;
+        };
+        let routes = &table.virtual_hosts[vh].routes;
+        let path = req.path_only();
+        let Some(ri) = routes
+            .iter()
+            .position(|r| r.matcher.matches_path(req, path))
+        else {
+            self.counts[0] += 1;
+            return;
+        };
+        let slots = &known.slots[vh][ri];
+        let fwd = match &routes[ri].action {
+            Action::Forward(f) => f,
+            _ => {
+                self.counts[slots.answer as usize] += 1;
+                return;
+            }
+        };
+        let (ti, _) = fwd.pick(e.stream_id);
+        let target = &fwd.clusters[ti].target;
+        // The engine draws from the request's own generator in this order: the client's
+        // ephemeral port (only when the request has a source address), then two values per
+        // mirrored copy. Without a source nothing else is drawn, so the generator is made only
+        // when a mirror needs it.
+        let mut rng = None;
+        let hash = if req.source.is_some() {
+            let r = rng.insert(e.aux_rng());
+            let conn = self.sim.connection(req, target, r);
+            generate_hash(&fwd.hash_policy, req, &conn).hash
+        } else {
+            request_hash(&fwd.hash_policy, req)
+        };
+        let clusters = &self.sim.compiled.clusters;
+        for (mi, m) in fwd.mirrors.iter().enumerate() {
+            if e.stream_id % m.denominator >= m.numerator {
+                continue;
+            }
+            let (Some(mc), Some(base)) = (m.target.cluster, slots.mirrors[mi]) else {
+                continue;
+            };
+            let r = rng.get_or_insert_with(|| e.aux_rng());
+            let ctx = PickContext {
+                hash: None,
+                random: [r.next_u64(), r.next_u64()],
+                active: &[],
+                attempt: 0,
+            };
+            match &mut self.lbs[mc] {
+                None => self.deferred.push(Deferred {
+                    cluster: mc as u32,
+                    base,
+                }),
+                Some(lb) => {
+                    let slot = lb.pick(&ctx).map_or(0, |p| p.host + 1);
+                    self.counts[base as usize + slot] += 1;
+                }
+            }
+        }
+        let base = slots.targets[ti];
+        let Some(c) = target.cluster else {
+            self.counts[base as usize] += 1;
+            return;
+        };
+        let cluster = &clusters[c];
+        if cluster.lb == LbPolicy::Passthrough || cluster.hosts.is_empty() {
+            self.counts[base as usize] += 1;
+            return;
+        }
+        let Some(lb) = &mut self.lbs[c] else {
+            self.deferred.push(Deferred {
+                cluster: c as u32,
+                base,
+            });
+            return;
+        };
+        let hashing = matches!(
+            cluster.lb,
+            LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. }
+        );
+        let ctx = PickContext {
+            hash: hash.or(hashing.then_some(e.lb[0])),
+            random: e.lb,
+            active: &self.zeros[..cluster.hosts.len()],
+            attempt: 0,
+        };
+        let slot = lb.pick(&ctx).map_or(0, |p| p.host + 1);
+        self.counts[base as usize + slot] += 1;
+    }
+
+    /// Turns the counts into a summary, one representative decision per non-zero counter.
+    fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for (slot, &n) in self.slots.iter().zip(&self.counts) {
+            if n == 0 {
+                continue;
+            }
+            match *slot {
+                Slot::Mirror {
+                    table,
+                    vh,
+                    route,
+                    mirror,
+                    host,
+                } => {
+                    let t = self.tables[table].table.as_deref().expect("laid out");
+                    let Action::Forward(f) = &t.virtual_hosts[vh].routes[route].action else {
+                        continue;
+                    };
+                    let m = &f.mirrors[mirror];
+                    let endpoint = match (m.target.cluster, host) {
+                        (Some(c), Some(h)) => {
+                            Some(self.compiled().clusters[c].hosts[h].address.clone())
+                        }
+                        _ => None,
+                    };
+                    s.record_mirror(&m.target.host, m.target.subset.as_deref(), endpoint, n);
+                }
+                _ => s.record_n(&self.representative(*slot), n),
+            }
+        }
+        s
+    }
+
+    /// The decision the engine makes for requests that land in `slot`, in the fields a
+    /// summary reads.
+    fn representative(&self, slot: Slot) -> Decision {
+        let mut d = Decision::empty(0, 0);
+        let (table, vh, route) = match slot {
+            Slot::NoRoute | Slot::Mirror { .. } => {
+                d.status = 404;
+                d.flags = Flags::NR;
+                return d;
+            }
+            Slot::Answer { table, vh, route }
+            | Slot::Target {
+                table, vh, route, ..
+            } => (table, vh, route),
+        };
+        let mesh = self.compiled().mesh;
+        let r = &self.tables[table]
+            .table
+            .as_deref()
+            .expect("laid out")
+            .virtual_hosts[vh]
+            .routes[route];
+        d.set_route(mesh, r);
+        let fwd = match (&r.action, slot) {
+            (Action::Forward(f), Slot::Target { .. }) => f,
+            (Action::Redirect(rd), _) => {
+                d.status = rd.status;
+                return d;
+            }
+            (Action::DirectResponse { status }, _) => {
+                d.status = *status;
+                return d;
+            }
+            (Action::Block, _) => {
+                d.status = 502;
+                return d;
+            }
+            (Action::Passthrough, _) => {
+                d.status = 200;
+                d.passthrough = true;
+                d.attempts.push(Attempt::passthrough(0));
+                return d;
+            }
+            (Action::Forward(_), _) => unreachable!("forwarding routes count per target"),
+        };
+        let Slot::Target { target, host, .. } = slot else {
+            unreachable!("matched above")
+        };
+        let wt = &fwd.clusters[target];
+        let t = &wt.target;
+        d.set_destination(fwd, wt);
+        let Some(c) = t.cluster else {
+            d.status = 503;
+            d.flags = Flags::NC;
+            return d;
+        };
+        let cluster = &self.compiled().clusters[c];
+        if cluster.lb == LbPolicy::Passthrough {
+            d.status = 200;
+            d.passthrough = true;
+            d.attempts.push(Attempt::passthrough(0));
+            return d;
+        }
+        let Some(h) = host else {
+            d.status = 503;
+            d.flags = Flags::UH;
+            return d;
+        };
+        let endpoint = cluster.hosts[h].address.clone();
+        let workload = mesh.topology.instances[cluster.instances[h]].name.clone();
+        d.endpoint_share = expected_endpoint_share(cluster, h);
+        d.status = 200;
+        d.attempts.push(Attempt {
+            endpoint: Some(endpoint.clone()),
+            workload: Some(workload.clone()),
+            status: 200,
+            outcome: "200".into(),
+            start: 0,
+            end: 0,
+        });
+        d.endpoint = Some(endpoint);
+        d.workload = Some(workload);
+        d
+    }
+}
+
+impl<'m> Simulator<'m> {
+    /// Can [`summarize`](Self::summarize) take the batch path? Yes when nothing in the mesh
+    /// makes one request's fate depend on time or on earlier failures: every endpoint answers
+    /// 200 at once, no fault injection, no outlier detection, and no request in flight.
+    pub fn batchable(&self) -> bool {
+        let mesh = self.compiled.mesh;
+        mesh.topology
+            .instances
+            .iter()
+            .all(|i| i.behaviour.is_trivial())
+            && mesh
+                .virtual_services
+                .iter()
+                .all(|vs| vs.spec.http.iter().all(|h| h.fault.is_none()))
+            && self
+                .compiled
+                .clusters
+                .iter()
+                .all(|c| c.outlier.is_none() && c.pool.max_connections.min(c.pool.max_requests) > 0)
+            && !self.upstream.busy()
+    }
+
+    /// Decides every request of `source`, one after the other as [`decide`](Self::decide)
+    /// would, and returns only the summary. With `threads > 1` the routing work is shared
+    /// between threads; the summary, and the state the simulator is left in, are the same
+    /// whatever the thread count. When the mesh is not [`batchable`](Self::batchable), the
+    /// requests go through the full engine on this thread.
+    ///
+    /// ```
+    /// use meshsim::{Mesh, route::Request, sim::Simulator};
+    /// let mesh = Mesh::load(&["policies/canary-10-percent"]).unwrap();
+    /// let stream = vec![Request::get("myweb-service"); 10_000];
+    /// let one = Simulator::new(&mesh).unwrap().summarize(&stream[..], 1);
+    /// let two = Simulator::new(&mesh).unwrap().summarize(&stream[..], 2);
+    /// assert_eq!(one, two);
+    /// assert_eq!(one.requests, 10_000);
+    /// ```
+    pub fn summarize<S: RequestSource + ?Sized>(&mut self, source: &S, threads: usize) -> Summary {
+        self.summarize_chunked(source, threads, CHUNK)
+    }
+
+    /// [`summarize`](Self::summarize) with `chunk` requests per thread and round (tests use
+    /// small chunks to cut short streams in many places).
+    #[doc(hidden)]
+    pub fn summarize_chunked<S: RequestSource + ?Sized>(
+        &mut self,
+        source: &S,
+        threads: usize,
+        chunk: u64,
+    ) -> Summary {
+        let chunk = chunk.max(1);
+        let n = source.len();
+        let start = self.entropy.position();
+        if !self.batchable() {
+            let mut s = Summary::default();
+            let mut req = Request::get("");
+            for i in 0..n {
+                source.fill(i, &mut req);
+                let d = self.decide(&req);
+                s.record(&d);
+            }
+            return s;
+        }
+        let threads = threads.max(1);
+        // Replay works on the simulator's own balancers, so they must be out of the workers'
+        // way: take them, and put them back when done.
+        let mut master: Vec<AnyLb> = self
+            .upstream
+            .clusters
+            .iter()
+            .map(|c| c.lb.clone())
+            .collect();
+        let mut summary = Summary::default();
+        {
+            let this: &Simulator<'m> = self;
+            let mut workers: Vec<Worker<'_, 'm>> =
+                (0..threads).map(|_| Worker::new(this)).collect();
+            let mut next = 0u64;
+            while next < n {
+                let ranges: Vec<(u64, u64)> = (0..threads as u64)
+                    .map(|k| {
+                        let a = (next + k * chunk).min(n);
+                        (a, (a + chunk).min(n))
+                    })
+                    .collect();
+                next = ranges.last().map_or(n, |r| r.1);
+                if threads == 1 {
+                    workers[0].route_chunk(source, ranges[0], start + ranges[0].0);
+                } else {
+                    std::thread::scope(|s| {
+                        for (w, &r) in workers.iter_mut().zip(&ranges) {
+                            s.spawn(move || w.route_chunk(source, r, start + r.0));
+                        }
+                    });
+                }
+                // The stateful picks, in stream order: chunk by chunk, queue by queue.
+                for w in &mut workers {
+                    for d in &w.deferred {
+                        let slot = master[d.cluster as usize]
+                            .pick(&PickContext::default())
+                            .map_or(0, |p| p.host + 1);
+                        w.counts[d.base as usize + slot] += 1;
+                    }
+                    w.deferred.clear();
+                }
+            }
+            for w in &workers {
+                summary.merge(&w.summary());
+            }
+        }
+        for (c, lb) in self.upstream.clusters.iter_mut().zip(master.drain(..)) {
+            c.lb = lb;
+        }
+        self.entropy = EntropySource::starting_at(self.options.seed, start + n);
+        summary
+    }
+}
