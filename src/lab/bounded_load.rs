@@ -99,8 +99,8 @@ impl Placement for BoundedLoad {
 
     fn memory_bytes(&self) -> usize {
         let base = match &self.base {
-            Base::RingHash(r) => r.len() * 12,
-            Base::Maglev(m) => m.len() * 4,
+            Base::RingHash(r) => r.heap_bytes(),
+            Base::Maglev(m) => m.heap_bytes(),
         };
         std::mem::size_of::<Self>() + base + self.weights.len() * 16
     }

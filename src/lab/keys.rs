@@ -12,7 +12,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use siphasher::sip::SipHasher13;
-use std::hash::Hasher;
 
 use crate::lb::hash::murmur2;
 
@@ -33,11 +32,7 @@ impl KeyHash {
     pub fn hash(self, bytes: &[u8]) -> u64 {
         match self {
             KeyHash::Xxh64 => xxhash_rust::xxh64::xxh64(bytes, 0),
-            KeyHash::Sip13 => {
-                let mut h = SipHasher13::new_with_keys(0, 0);
-                h.write(bytes);
-                h.finish()
-            }
+            KeyHash::Sip13 => SipHasher13::new_with_keys(0, 0).hash(bytes),
             KeyHash::Murmur2 => murmur2(bytes),
         }
     }
@@ -158,6 +153,19 @@ fn zipf_cdf(n: u64, s: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The one-shot SipHash-1-3 is the streaming `Hasher`'s value (what `--key-hash siphash13`
+    // always printed), without the per-key hasher state.
+    #[test]
+    fn siphash_one_shot_is_the_hashers() {
+        use std::hash::Hasher;
+        for len in [0usize, 3, 8, 16, 33] {
+            let bytes: Vec<u8> = (0..len as u8).collect();
+            let mut h = SipHasher13::new_with_keys(0, 0);
+            h.write(&bytes);
+            assert_eq!(KeyHash::Sip13.hash(&bytes), h.finish());
+        }
+    }
 
     // Envoy's hashInt(i): xxHash64 of the 8 raw (little-endian on x86) bytes of i, seed 0.
     #[test]

@@ -61,8 +61,9 @@ impl Placement for RingHash {
         self.choose(key, 0).map(|(h, _)| h)
     }
     fn memory_bytes(&self) -> usize {
-        // A u64 hash and a u32 host index per entry (Envoy: 24 bytes, hash and shared pointer).
-        std::mem::size_of::<Self>() + self.len() * 12
+        // A u64 hash and a u32 host index per entry (Envoy: 24 bytes, hash and shared pointer),
+        // and the bucket index that spares lookups a binary search.
+        std::mem::size_of::<Self>() + self.heap_bytes()
     }
 }
 
@@ -71,7 +72,7 @@ impl Placement for Maglev {
         self.choose(key, 0).map(|(h, _)| h)
     }
     fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.len() * 4
+        std::mem::size_of::<Self>() + self.heap_bytes()
     }
 }
 

@@ -29,13 +29,15 @@ impl Maglev {
             return Maglev::default();
         }
         let sum: f64 = hosts.iter().map(|h| h.weight as f64).sum();
+        // Envoy's `permutation(entry)` is `(offset + skip * next) % M` with `next` counting the
+        // host's probes; `slot` holds that value and steps by `skip` (mod M), which is the same
+        // sequence without a division per probe.
         struct Entry {
             host: u32,
             weight: f64,
-            offset: u64,
-            skip: u64,
-            next: u64,
             target_weight: f64,
+            slot: u64,
+            skip: u64,
         }
         let mut order: Vec<usize> = (0..hosts.len()).collect();
         order.sort_by(|&a, &b| hosts[a].address.cmp(&hosts[b].address).then(a.cmp(&b)));
@@ -46,16 +48,24 @@ impl Maglev {
                 Entry {
                     host: i as u32,
                     weight: hosts[i].weight as f64 * 1.0 / sum,
-                    offset: xxh64(key, 0) % m,
-                    skip: xxh64(key, 1) % (m.max(2) - 1) + 1,
-                    next: 0,
                     target_weight: 0.0,
+                    slot: xxh64(key, 0) % m,
+                    skip: xxh64(key, 1) % (m.max(2) - 1) + 1,
                 }
             })
             .collect();
         let max_w = entries.iter().map(|e| e.weight).fold(0.0f64, f64::max);
-        const EMPTY: u32 = u32::MAX;
-        let mut table = vec![EMPTY; m as usize];
+        // Probes mostly hit taken slots late in the fill; a bitmap of taken slots (8 KiB for
+        // 65537) stays in L1 where the table would not.
+        let mut taken = vec![0u64; (m as usize).div_ceil(64)];
+        let is_taken = |taken: &[u64], c: u64| taken[(c / 64) as usize] >> (c % 64) & 1 != 0;
+        let step = |e: &mut Entry| {
+            e.slot += e.skip;
+            if e.slot >= m {
+                e.slot -= m;
+            }
+        };
+        let mut table = vec![0u32; m as usize];
         let mut filled = 0u64;
         let mut iteration = 1u64;
         while filled < m {
@@ -67,13 +77,13 @@ impl Maglev {
                     continue;
                 }
                 e.target_weight += max_w;
-                let mut c = (e.offset.wrapping_add(e.skip.wrapping_mul(e.next))) % m;
-                while table[c as usize] != EMPTY {
-                    e.next += 1;
-                    c = (e.offset.wrapping_add(e.skip.wrapping_mul(e.next))) % m;
+                while is_taken(&taken, e.slot) {
+                    step(e);
                 }
+                let c = e.slot;
+                taken[(c / 64) as usize] |= 1 << (c % 64);
                 table[c as usize] = e.host;
-                e.next += 1;
+                step(e);
                 filled += 1;
             }
             iteration += 1;
@@ -108,6 +118,11 @@ impl Maglev {
         Some((self.table[slot] as usize, slot))
     }
 
+    /// Bytes the table holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.len() * 4
+    }
+
     /// The table: host index per slot.
     pub fn table(&self) -> &[u32] {
         &self.table
@@ -137,6 +152,84 @@ mod tests {
     use super::*;
 
     use super::super::loopback_hosts as hosts;
+
+    /// Envoy's fill as `maglev_lb.cc` writes it: `permutation = (offset + skip * next) % M`
+    /// recomputed per probe, the table itself telling which slots are taken.
+    fn envoy_table(hosts: &[Host], m: u64) -> Vec<u32> {
+        let sum: f64 = hosts.iter().map(|h| h.weight as f64).sum();
+        let mut order: Vec<usize> = (0..hosts.len()).collect();
+        order.sort_by(|&a, &b| hosts[a].address.cmp(&hosts[b].address).then(a.cmp(&b)));
+        // (host, weight, offset, skip, next, target_weight)
+        let mut entries: Vec<(u32, f64, u64, u64, u64, f64)> = order
+            .iter()
+            .map(|&i| {
+                let key = hosts[i].address.as_bytes();
+                let w = hosts[i].weight as f64 * 1.0 / sum;
+                (
+                    i as u32,
+                    w,
+                    xxh64(key, 0) % m,
+                    xxh64(key, 1) % (m - 1) + 1,
+                    0,
+                    0.0,
+                )
+            })
+            .collect();
+        let max_w = entries.iter().map(|e| e.1).fold(0.0f64, f64::max);
+        let mut table = vec![u32::MAX; m as usize];
+        let (mut filled, mut iteration) = (0u64, 1u64);
+        while filled < m {
+            for e in entries.iter_mut() {
+                if filled >= m {
+                    break;
+                }
+                if (iteration as f64) * e.1 < e.5 {
+                    continue;
+                }
+                e.5 += max_w;
+                let mut c = (e.2 + e.3 * e.4) % m;
+                while table[c as usize] != u32::MAX {
+                    e.4 += 1;
+                    c = (e.2 + e.3 * e.4) % m;
+                }
+                table[c as usize] = e.0;
+                e.4 += 1;
+                filled += 1;
+            }
+            iteration += 1;
+        }
+        table
+    }
+
+    // The incremental fill is Envoy's, slot for slot, weighted or not, small table or large.
+    #[test]
+    fn fill_is_envoys() {
+        let synthetic = |n: u32, weights: &[u32]| -> Vec<Host> {
+            (0..n)
+                .map(|i| Host {
+                    address: format!("10.0.{}.{}:6379", i / 256, i % 256),
+                    weight: weights.get(i as usize).copied().unwrap_or(1),
+                })
+                .collect()
+        };
+        let cases = [
+            (hosts(90..96, &[]), 7),
+            (hosts(90..92, &[1, 2]), 17),
+            (synthetic(1, &[]), 65537),
+            (synthetic(100, &[]), 65537),
+            (synthetic(37, &[5, 1, 3, 1, 1, 2, 7]), 10007),
+            (synthetic(1000, &[]), 65537),
+            (synthetic(3000, &[2; 40]), 5003),
+        ];
+        for (hs, m) in cases {
+            assert_eq!(
+                Maglev::build(&hs, m).table(),
+                envoy_table(&hs, m),
+                "{} hosts, M {m}",
+                hs.len()
+            );
+        }
+    }
 
     // maglev_lb_test.cc `Basic` (table 7) and `BasicStability` (same after shuffling).
     #[test]
