@@ -7,7 +7,7 @@ mod table;
 pub use matcher::{
     HeaderMatcher, Mismatch, PathMatcher, QueryMatcher, Regex, RouteMatch, StringMatcher,
 };
-pub use request::{Request, Source, strip_port};
+pub use request::{Request, Source, split_authority, strip_port};
 pub use table::{
     Action, DomainMatch, Forward, MirrorPolicy, Redirect, Rewrite, Route, RouteTable, Target,
     VirtualHost, VirtualHostSource, WeightedTarget,

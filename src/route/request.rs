@@ -212,27 +212,39 @@ impl Request {
 
     /// The port of the authority, if it has one.
     pub fn port(&self) -> Option<u32> {
-        let a = self.authority.as_bytes();
-        let i = a.iter().rposition(|&b| b == b':')?;
-        if a[i..].contains(&b']') {
-            return None;
-        }
-        self.authority[i + 1..].parse().ok()
+        split_authority(&self.authority).1
     }
+}
+
+/// `host:port` → (`host`, port) in one backward scan (IPv6 literals keep their brackets). A
+/// suffix that is not a port number stays part of the host, as [`strip_port`] leaves it.
+///
+/// ```
+/// use meshsim::route::split_authority;
+/// assert_eq!(split_authority("web:8080"), ("web", Some(8080)));
+/// assert_eq!(split_authority("web"), ("web", None));
+/// assert_eq!(split_authority("[::1]:80"), ("[::1]", Some(80)));
+/// assert_eq!(split_authority("[::1]"), ("[::1]", None));
+/// assert_eq!(split_authority("web:http"), ("web:http", None));
+/// ```
+#[inline]
+pub fn split_authority(authority: &str) -> (&str, Option<u32>) {
+    let Some(i) = authority.bytes().rposition(|b| b == b':' || b == b']') else {
+        return (authority, None);
+    };
+    if authority.as_bytes()[i] == b']' {
+        return (authority, None);
+    }
+    let digits = &authority[i + 1..];
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return (authority, None);
+    }
+    (&authority[..i], digits.parse().ok())
 }
 
 /// `host:port` → `host` (IPv6 literals keep their brackets).
 pub fn strip_port(authority: &str) -> &str {
-    // A byte loop: authorities are short, and memrchr's setup costs more than the scan.
-    match authority.bytes().rposition(|b| b == b':') {
-        Some(i)
-            if !authority[i..].contains(']')
-                && authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            &authority[..i]
-        }
-        _ => authority,
-    }
+    split_authority(authority).0
 }
 
 impl fmt::Display for Request {

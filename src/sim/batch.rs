@@ -20,7 +20,7 @@ use crate::common::rng::{EntropySource, RequestEntropy};
 use crate::compile::CompiledMesh;
 use crate::lb::hash::{generate_hash, request_hash};
 use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext};
-use crate::route::{Action, Request, RouteTable, Source, strip_port};
+use crate::route::{Action, Request, RouteTable, Source, split_authority};
 use std::sync::Arc;
 
 /// Requests one thread routes before the stateful picks are replayed: large enough that
@@ -169,10 +169,8 @@ impl<'a, 'm> Worker<'a, 'm> {
     }
 
     /// The table of the proxy that decides `req`, from this worker's cache.
-    fn table_for(&mut self, req: &Request) -> usize {
-        let port = req
-            .port()
-            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+    fn table_for(&mut self, req: &Request, port: Option<u32>) -> usize {
+        let port = port.unwrap_or(if req.scheme == "https" { 443 } else { 80 });
         let same =
             |t: &KnownTable| t.port == port && t.gateway == req.gateway && t.source == req.source;
         if self.tables.get(self.last).is_some_and(same) {
@@ -270,13 +268,13 @@ impl<'a, 'm> Worker<'a, 'm> {
     /// One request: what the engine's `route` and first try do when nothing fails, counted
     /// instead of described.
     fn route(&mut self, req: &Request, e: &RequestEntropy) {
-        let t = self.table_for(req);
+        let (authority, port) = split_authority(&req.authority);
+        let t = self.table_for(req, port);
         let known = &self.tables[t];
         let Some(table) = known.table.as_deref() else {
             self.counts[0] += 1;
             return;
         };
-        let authority = strip_port(&req.authority);
         let host = if authority.bytes().any(|b| b.is_ascii_uppercase()) {
             self.host.clear();
             self.host.push_str(authority);

@@ -63,9 +63,67 @@ struct Pop {
 /// Most members a Zipf population may have (its CDF is kept in memory).
 pub const MAX_ZIPF_POPULATION: u64 = 10_000_000;
 
+/// A piece of a template string: text as written, or a population's member.
+enum Piece {
+    Text(String),
+    Member(usize),
+}
+
+/// A template string cut at its placeholders once, so that generating a request only copies.
+struct Pattern(Vec<Piece>);
+
+impl Pattern {
+    /// `{name}` naming a population becomes its member; other braces stay as written.
+    fn new(src: &str, pops: &[Pop]) -> Self {
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = src;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+                break;
+            };
+            text.push_str(&rest[..open]);
+            match pops.iter().position(|p| p.name == rest[open + 1..close]) {
+                Some(i) => {
+                    // The member's prefix is fixed text too: one copy instead of two.
+                    text.push_str(&pops[i].prefix);
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    pieces.push(Piece::Member(i));
+                }
+                None => text.push_str(&rest[open..=close]),
+            }
+            rest = &rest[close + 1..];
+        }
+        text.push_str(rest);
+        pieces.push(Piece::Text(text));
+        Pattern(pieces)
+    }
+
+    /// Writes the string for the drawn members' numbers into `dst`.
+    fn write(&self, dst: &mut String, member: impl Fn(usize) -> u64) {
+        dst.clear();
+        for p in &self.0 {
+            match p {
+                Piece::Text(t) => dst.push_str(t),
+                Piece::Member(i) => {
+                    dst.push_str(crate::common::decimal::digits(member(*i), &mut [0; 20]));
+                }
+            }
+        }
+    }
+}
+
+/// A template's strings that may hold placeholders.
+struct Patterns {
+    authority: Pattern,
+    path: Pattern,
+    headers: Vec<Pattern>,
+}
+
 /// A generator of requests from a traffic spec.
 pub struct Generator {
     templates: Vec<(u32, Request)>,
+    patterns: Vec<Patterns>,
     total_weight: u64,
     pops: Vec<Pop>,
     seed: u64,
@@ -115,8 +173,21 @@ impl Generator {
             .iter()
             .map(population)
             .collect::<Result<Vec<_>, _>>()?;
+        let patterns = templates
+            .iter()
+            .map(|(_, r)| Patterns {
+                authority: Pattern::new(&r.authority, &pops),
+                path: Pattern::new(&r.path, &pops),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(_, v)| Pattern::new(v, &pops))
+                    .collect(),
+            })
+            .collect();
         Ok(Generator {
             templates,
+            patterns,
             total_weight,
             pops,
             seed,
@@ -135,14 +206,15 @@ impl Generator {
     pub fn fill(&self, index: u64, out: &mut Request) {
         let mut rng = IndexRng::new(self.seed ^ 0x7472_6166_6669_6300, index);
         let mut pick = scale(rng.next_u64(), self.total_weight);
-        let mut template = &self.templates[0].1;
-        for (w, t) in &self.templates {
+        let mut chosen = 0;
+        for (i, (w, _)) in self.templates.iter().enumerate() {
             if pick < *w as u64 {
-                template = t;
+                chosen = i;
                 break;
             }
             pick -= *w as u64;
         }
+        let (template, patterns) = (&self.templates[chosen].1, &self.patterns[chosen]);
         // Each population is drawn once per request, so `{user}` is the same member everywhere
         // in it.
         let mut members = [0u64; 8];
@@ -161,21 +233,20 @@ impl Generator {
             }
         }
         let member = |i: usize| members.get(i).copied().unwrap_or_else(|| many[i - 8]);
-        let fill = |dst: &mut String, src: &str| self.substitute(dst, src, &member);
-        fill(&mut out.authority, &template.authority);
+        patterns.authority.write(&mut out.authority, member);
         out.method.clone_from(&template.method);
         out.scheme.clone_from(&template.scheme);
-        fill(&mut out.path, &template.path);
+        patterns.path.write(&mut out.path, member);
         out.headers.truncate(template.headers.len());
-        for (i, (n, v)) in template.headers.iter().enumerate() {
+        for (i, ((n, _), v)) in template.headers.iter().zip(&patterns.headers).enumerate() {
             match out.headers.get_mut(i) {
                 Some((on, ov)) => {
                     on.clone_from(n);
-                    fill(ov, v);
+                    v.write(ov, member);
                 }
                 None => {
                     let mut ov = String::new();
-                    fill(&mut ov, v);
+                    v.write(&mut ov, member);
                     out.headers.push((n.clone(), ov));
                 }
             }
@@ -183,29 +254,6 @@ impl Generator {
         out.source.clone_from(&template.source);
         out.gateway.clone_from(&template.gateway);
         out.time = template.time;
-    }
-
-    /// Copies `src` into `dst`, `{name}` replaced by the member drawn from population `name`
-    /// (prefix and number); unknown placeholders stay as written.
-    fn substitute(&self, dst: &mut String, src: &str, member: &impl Fn(usize) -> u64) {
-        dst.clear();
-        let mut rest = src;
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}').map(|c| open + c) else {
-                break;
-            };
-            let name = &rest[open + 1..close];
-            dst.push_str(&rest[..open]);
-            match self.pops.iter().position(|p| p.name == name) {
-                Some(i) => {
-                    dst.push_str(&self.pops[i].prefix);
-                    dst.push_str(crate::common::decimal::digits(member(i), &mut [0; 20]));
-                }
-                None => dst.push_str(&rest[open..=close]),
-            }
-            rest = &rest[close + 1..];
-        }
-        dst.push_str(rest);
     }
 }
 
@@ -338,4 +386,37 @@ fn population(p: &Population) -> Result<Pop, String> {
         prefix: p.prefix.clone().unwrap_or_else(|| format!("{}-", p.name)),
         draw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::traffic::parse_traffic;
+
+    #[test]
+    fn placeholders_name_one_member_per_request_and_unknown_ones_stay() {
+        let spec = parse_traffic(
+            "t.yaml",
+            "mix:\n- request: \"GET http://{svc}.ns/{user}/x{nope}?u={user} h:{user}-{svc}\"\npopulations:\n- {name: user, size: 3}\n- {name: svc, size: 2, prefix: web}\n",
+        )
+        .unwrap();
+        let g = Generator::new(&spec, 1).unwrap();
+        let mut out = Request::get("");
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..200 {
+            g.fill(i, &mut out);
+            let user = out.path.split('/').nth(1).unwrap().to_string();
+            let svc = out.authority.strip_suffix(".ns").unwrap().to_string();
+            assert!(
+                ["user-1", "user-2", "user-3"].contains(&user.as_str()),
+                "{out}"
+            );
+            assert!(["web1", "web2"].contains(&svc.as_str()), "{out}");
+            assert_eq!(out.path, format!("/{user}/x{{nope}}?u={user}"));
+            assert_eq!(out.header("h").unwrap(), format!("{user}-{svc}"));
+            assert_eq!(out, g.request(i), "fill and request agree");
+            seen.insert((user, svc));
+        }
+        assert_eq!(seen.len(), 6, "every pair of members is drawn");
+    }
 }
