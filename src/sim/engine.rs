@@ -300,7 +300,9 @@ impl<'m> Simulator<'m> {
         flush(&mut pending, &mut next_out, &mut sink);
     }
 
-    /// Runs a stream, keeping only the summary (memory does not grow with the stream).
+    /// Runs a stream through the engine, keeping only the summary (memory does not grow with
+    /// the stream). [`summarize`](Self::summarize) gives the same summary faster, on several
+    /// threads.
     pub fn simulate<'r>(&mut self, stream: impl IntoIterator<Item = &'r Request>) -> Summary {
         let mut s = Summary::default();
         for r in stream {
