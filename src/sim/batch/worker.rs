@@ -1,32 +1,17 @@
-//! Many requests at once: the summary of a stream without building a [`Decision`] per request,
-//! on as many threads as asked, equal to what the one-request-at-a-time engine gives.
-//!
-//! Why this can run in parallel and stay exact: a request's random values depend only on the
-//! seed and its index ([`EntropySource`]), and when no endpoint fails or takes time (checked
-//! before the run, [`Simulator::batchable`]) the only thing one request leaves behind for the
-//! next is the rotation of the stateful balancers (round robin, and least request's EDF schedule
-//! when weights differ). So each chunk of the stream is routed on its own thread (matching, the
-//! weighted pick, hashing, stateless picks: nearly all the work) while the picks of stateful
-//! balancers are queued; the queues are then replayed in stream order on one thread, a counter
-//! increment per pick. Counts land in flat arrays indexed by (route, destination, endpoint) and
-//! become a [`Summary`] once, at the end.
+//! One thread's share of a batch run: route requests, count their outcomes, turn the counts
+//! into a summary.
 
-use super::Simulator;
-use super::decision::{Attempt, Decision, Flags};
-use super::stream::RequestSource;
-use super::summary::Summary;
-use super::upstream::expected_endpoint_share;
 use crate::common::rng::{EntropySource, RequestEntropy};
 use crate::compile::CompiledMesh;
 use crate::lb::hash::{generate_hash, request_hash};
 use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext};
 use crate::route::{Action, Request, RouteTable, Source, split_authority};
+use crate::sim::Simulator;
+use crate::sim::decision::{Attempt, Decision, Flags};
+use crate::sim::stream::RequestSource;
+use crate::sim::summary::Summary;
+use crate::sim::upstream::expected_endpoint_share;
 use std::sync::Arc;
-
-/// Requests one thread routes before the stateful picks are replayed: large enough that
-/// threads start rarely, small enough that the queues stay in cache. A multiple of the entropy
-/// block, so workers start on a block boundary.
-const CHUNK: u64 = 16 * crate::common::rng::BLOCK;
 
 /// What a counter slot stands for; turned into a representative [`Decision`] at the end.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +69,7 @@ struct Deferred {
 }
 
 /// One thread's share of a batch run.
-struct Worker<'a, 'm> {
+pub(super) struct Worker<'a, 'm> {
     sim: &'a Simulator<'m>,
     /// Copies of the stateless balancers (a pick takes `&mut self`, even when it changes
     /// nothing); `None` for the stateful ones, which only the replay touches.
@@ -111,7 +96,7 @@ fn is_stateful(lb: &AnyLb) -> bool {
 }
 
 impl<'a, 'm> Worker<'a, 'm> {
-    fn new(sim: &'a Simulator<'m>) -> Self {
+    pub(super) fn new(sim: &'a Simulator<'m>) -> Self {
         let lbs = sim
             .upstream
             .clusters
@@ -146,7 +131,7 @@ impl<'a, 'm> Worker<'a, 'm> {
 
     /// Routes requests `range` of `source`, whose random values start at entropy index
     /// `first_index`.
-    fn route_chunk<S: RequestSource + ?Sized>(
+    pub(super) fn route_chunk<S: RequestSource + ?Sized>(
         &mut self,
         source: &S,
         range: (u64, u64),
@@ -166,6 +151,18 @@ impl<'a, 'm> Worker<'a, 'm> {
             }
         }
         self.request = req;
+    }
+
+    /// Makes the stateful picks this worker queued, in order, on the simulator's own balancers
+    /// (`master`, one per cluster): called for each chunk in stream order.
+    pub(super) fn replay(&mut self, master: &mut [AnyLb]) {
+        for d in &self.deferred {
+            let slot = master[d.cluster as usize]
+                .pick(&PickContext::default())
+                .map_or(0, |p| p.host + 1);
+            self.counts[d.base as usize + slot] += 1;
+        }
+        self.deferred.clear();
     }
 
     /// The table of the proxy that decides `req`, from this worker's cache.
@@ -386,7 +383,7 @@ impl<'a, 'm> Worker<'a, 'm> {
     }
 
     /// Turns the counts into a summary, one representative decision per non-zero counter.
-    fn summary(&self) -> Summary {
+    pub(super) fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for (slot, &n) in self.slots.iter().zip(&self.counts) {
             if n == 0 {
@@ -502,123 +499,5 @@ impl<'a, 'm> Worker<'a, 'm> {
         d.endpoint = Some(endpoint);
         d.workload = Some(workload);
         d
-    }
-}
-
-impl<'m> Simulator<'m> {
-    /// Can [`summarize`](Self::summarize) take the batch path? Yes when nothing in the mesh
-    /// makes one request's fate depend on time or on earlier failures: every endpoint answers
-    /// 200 at once, no fault injection, no outlier detection, and no request in flight.
-    pub fn batchable(&self) -> bool {
-        let mesh = self.compiled.mesh;
-        mesh.topology
-            .instances
-            .iter()
-            .all(|i| i.behaviour.is_trivial())
-            && mesh
-                .virtual_services
-                .iter()
-                .all(|vs| vs.spec.http.iter().all(|h| h.fault.is_none()))
-            && self
-                .compiled
-                .clusters
-                .iter()
-                .all(|c| c.outlier.is_none() && c.pool.max_connections.min(c.pool.max_requests) > 0)
-            && !self.upstream.busy()
-    }
-
-    /// Decides every request of `source`, one after the other as [`decide`](Self::decide)
-    /// would, and returns only the summary. With `threads > 1` the routing work is shared
-    /// between threads; the summary, and the state the simulator is left in, are the same
-    /// whatever the thread count. When the mesh is not [`batchable`](Self::batchable), the
-    /// requests go through the full engine on this thread.
-    ///
-    /// ```
-    /// use meshsim::{Mesh, route::Request, sim::Simulator};
-    /// let mesh = Mesh::load(&["policies/canary-10-percent"]).unwrap();
-    /// let stream = vec![Request::get("myweb-service"); 10_000];
-    /// let one = Simulator::new(&mesh).unwrap().summarize(&stream[..], 1);
-    /// let two = Simulator::new(&mesh).unwrap().summarize(&stream[..], 2);
-    /// assert_eq!(one, two);
-    /// assert_eq!(one.requests, 10_000);
-    /// ```
-    pub fn summarize<S: RequestSource + ?Sized>(&mut self, source: &S, threads: usize) -> Summary {
-        self.summarize_chunked(source, threads, CHUNK)
-    }
-
-    /// [`summarize`](Self::summarize) with `chunk` requests per thread and round (tests use
-    /// small chunks to cut short streams in many places).
-    #[doc(hidden)]
-    pub fn summarize_chunked<S: RequestSource + ?Sized>(
-        &mut self,
-        source: &S,
-        threads: usize,
-        chunk: u64,
-    ) -> Summary {
-        let chunk = chunk.max(1);
-        let n = source.len();
-        let start = self.entropy.position();
-        if !self.batchable() {
-            let mut s = Summary::default();
-            let mut req = Request::get("");
-            for i in 0..n {
-                source.fill(i, &mut req);
-                let d = self.decide(&req);
-                s.record(&d);
-            }
-            return s;
-        }
-        let threads = threads.max(1);
-        // Replay works on the simulator's own balancers, so they must be out of the workers'
-        // way: take them, and put them back when done.
-        let mut master: Vec<AnyLb> = self
-            .upstream
-            .clusters
-            .iter()
-            .map(|c| c.lb.clone())
-            .collect();
-        let mut summary = Summary::default();
-        {
-            let this: &Simulator<'m> = self;
-            let mut workers: Vec<Worker<'_, 'm>> =
-                (0..threads).map(|_| Worker::new(this)).collect();
-            let mut next = 0u64;
-            while next < n {
-                let ranges: Vec<(u64, u64)> = (0..threads as u64)
-                    .map(|k| {
-                        let a = (next + k * chunk).min(n);
-                        (a, (a + chunk).min(n))
-                    })
-                    .collect();
-                next = ranges.last().map_or(n, |r| r.1);
-                if threads == 1 {
-                    workers[0].route_chunk(source, ranges[0], start + ranges[0].0);
-                } else {
-                    std::thread::scope(|s| {
-                        for (w, &r) in workers.iter_mut().zip(&ranges) {
-                            s.spawn(move || w.route_chunk(source, r, start + r.0));
-                        }
-                    });
-                }
-                // The stateful picks, in stream order: chunk by chunk, queue by queue.
-                for w in &mut workers {
-                    for d in &w.deferred {
-                        let slot = master[d.cluster as usize]
-                            .pick(&PickContext::default())
-                            .map_or(0, |p| p.host + 1);
-                        w.counts[d.base as usize + slot] += 1;
-                    }
-                    w.deferred.clear();
-                }
-            }
-            for w in &workers {
-                summary.merge(&w.summary());
-            }
-        }
-        for (c, lb) in self.upstream.clusters.iter_mut().zip(master.drain(..)) {
-            c.lb = lb;
-        }
-        self.entropy = EntropySource::starting_at(self.options.seed, start + n);
-        summary
     }
 }
