@@ -190,3 +190,80 @@ spec:
         assert!(check(&mesh, IstioVersion::NEWEST, 3000), "{lb} is batched");
     }
 }
+
+/// A VirtualService with many rules takes the route index (route/index.rs) on the batch path;
+/// the engine walks every rule. Prefixes, exact paths, regexes with and without a leading
+/// literal, ignoreUriCase and header conditions, in an order where earlier rules shadow later
+/// ones, must give the same first match.
+#[test]
+fn many_rules_match_through_the_index_as_in_order() {
+    let workloads = std::fs::read_to_string(policy("canary-10-percent").join("workloads.yaml"))
+        .expect("shipped");
+    let mut y = workloads
+        + "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: myweb}\nspec:\n  host: myweb-service\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: myweb}\nspec:\n  hosts: [myweb-service]\n  http:\n";
+    let uris = [
+        "{prefix: /api/}",
+        "{exact: /api/users}",
+        "{regex: \"/api/v[0-9]+/.*\"}",
+        "{regex: \"(/static|/assets)/.*\"}",
+        "{prefix: /API/}",
+        "{exact: /health}",
+        "{prefix: /api/users/}",
+    ];
+    for i in 0..40 {
+        let uri = uris[i % uris.len()];
+        let case = if i % 5 == 4 {
+            "\n      ignoreUriCase: true"
+        } else {
+            ""
+        };
+        let header = if i % 3 == 0 {
+            format!("\n      headers: {{x-shard: {{exact: \"{}\"}}}}", i % 4)
+        } else {
+            String::new()
+        };
+        y += &format!(
+            "  - name: r{i}\n    match:\n    - uri: {uri}{case}{header}\n    route: [{{destination: {{host: myweb-service, subset: v{}}}}}]\n",
+            1 + i % 2
+        );
+    }
+    y += "  - name: catch-all\n    route: [{destination: {host: myweb-service, subset: v1}}]\n";
+    let mesh = Mesh::from_yaml_str(&y, "many.yaml").unwrap_or_else(|d| panic!("{d:?}"));
+    let paths = [
+        "/",
+        "/api/",
+        "/api/users",
+        "/api/users/7",
+        "/API/users",
+        "/api/v2/x",
+        "/static/a.css",
+        "/assets/b",
+        "/health",
+        "/healthz",
+        "/other",
+        "/Api/Users?q=1",
+    ];
+    let requests: Vec<Request> = paths
+        .iter()
+        .flat_map(|p| {
+            (0..5).map(move |s| {
+                let r = Request::get("myweb-service").with_path(p);
+                if s < 4 {
+                    r.with_header("x-shard", &s.to_string())
+                } else {
+                    r
+                }
+            })
+        })
+        .collect();
+    let stream = stream(&requests, 2000);
+    let options = SimOptions::default();
+    let mut reference = Simulator::with_options(&mesh, options).expect("compiles");
+    let expected = one_at_a_time(&mut reference, &stream);
+    assert!(expected.routes.len() >= 8, "{:?}", expected.routes);
+    for threads in [1, 2] {
+        let mut sim = Simulator::with_options(&mesh, options).expect("compiles");
+        assert!(sim.batchable());
+        assert_eq!(sim.summarize_chunked(&stream[..], threads, 333), expected);
+    }
+}

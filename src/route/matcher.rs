@@ -109,6 +109,11 @@ impl Regex {
                 e => format!("invalid regex `{source}`: {e}"),
             })
     }
+    /// The literal every match starts with, if the pattern has one.
+    pub(crate) fn leading_literal(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
     /// Full match.
     #[inline]
     pub fn is_match(&self, s: &str) -> bool {

@@ -1,5 +1,6 @@
 //! Requests, route tables and route matching, as Envoy evaluates the routes istiod generates.
 
+mod index;
 mod matcher;
 mod request;
 mod table;

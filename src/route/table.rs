@@ -22,6 +22,8 @@ pub struct RouteTable {
     /// Domain lookup, built on first use (the tables are filled field by field by `compile`,
     /// so the index cannot be built in a constructor).
     pub(crate) domain_index: OnceLock<DomainIndex>,
+    /// Per virtual host with many routes, the index of their path guards (built on first use).
+    pub(crate) route_index: OnceLock<Vec<Option<super::index::RouteIndex>>>,
 }
 
 /// Exact domains in a hash map (a mesh has hundreds of services, each with several domain
@@ -356,6 +358,42 @@ impl RouteTable {
             }
         }
         best_suffix.or(best_prefix).map(|(p, _)| p).or(any)
+    }
+
+    /// The first route of virtual host `vh` that matches `req` (whose path without query is
+    /// `path_only`), as Envoy's walk finds it. Virtual hosts with many routes look only at the
+    /// routes whose path guard the request's path starts with (see `route/index.rs`); `scratch`
+    /// holds those candidates, so that a caller deciding many requests allocates once.
+    #[inline]
+    pub fn first_match(
+        &self,
+        vh: usize,
+        req: &super::Request,
+        path_only: &str,
+        scratch: &mut Vec<u32>,
+    ) -> Option<usize> {
+        let routes = &self.virtual_hosts[vh].routes;
+        let indexes = self.route_index.get_or_init(|| {
+            self.virtual_hosts
+                .iter()
+                .map(|v| {
+                    (v.routes.len() >= super::index::MIN_ROUTES)
+                        .then(|| super::index::RouteIndex::new(v.routes.iter().map(|r| &r.matcher)))
+                })
+                .collect()
+        });
+        match &indexes[vh] {
+            None => routes
+                .iter()
+                .position(|r| r.matcher.matches_path(req, path_only)),
+            Some(index) => {
+                index.candidates(&req.path, scratch);
+                scratch
+                    .iter()
+                    .map(|&i| i as usize)
+                    .find(|&i| routes[i].matcher.matches_path(req, path_only))
+            }
+        }
     }
 
     fn build_domain_index(&self) -> DomainIndex {

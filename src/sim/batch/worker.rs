@@ -82,6 +82,8 @@ pub(super) struct Worker<'a, 'm> {
     deferred: Vec<Deferred>,
     request: Request,
     host: String,
+    /// Scratch for the routes that can match a request (route/index.rs).
+    candidates: Vec<u32>,
     /// The last (table, host) looked up and its virtual host: streams mostly repeat a host, and
     /// comparing it is cheaper than hashing it.
     last_host: (usize, String, Option<usize>),
@@ -121,6 +123,7 @@ impl<'a, 'm> Worker<'a, 'm> {
             deferred: Vec::new(),
             request: Request::get(""),
             host: String::new(),
+            candidates: Vec::new(),
             last_host: (usize::MAX, String::new(), None),
         }
     }
@@ -295,11 +298,7 @@ impl<'a, 'm> Worker<'a, 'm> {
             return;
         };
         let routes = &table.virtual_hosts[vh].routes;
-        let path = req.path_only();
-        let Some(ri) = routes
-            .iter()
-            .position(|r| r.matcher.matches_path(req, path))
-        else {
+        let Some(ri) = table.first_match(vh, req, req.path_only(), &mut self.candidates) else {
             self.counts[0] += 1;
             return;
         };
