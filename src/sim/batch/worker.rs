@@ -81,6 +81,8 @@ pub(super) struct Worker<'a, 'm> {
     counts: Vec<u64>,
     deferred: Vec<Deferred>,
     request: Request,
+    /// The source's note of what `request` holds (RequestSource::fill_reusing).
+    fill_state: u64,
     host: String,
     /// Scratch for the routes that can match a request (route/index.rs).
     candidates: Vec<u32>,
@@ -122,6 +124,7 @@ impl<'a, 'm> Worker<'a, 'm> {
             counts: vec![0],
             deferred: Vec::new(),
             request: Request::get(""),
+            fill_state: 0,
             host: String::new(),
             candidates: Vec::new(),
             last_host: (usize::MAX, String::new(), None),
@@ -143,17 +146,19 @@ impl<'a, 'm> Worker<'a, 'm> {
         self.deferred.clear();
         let mut entropy = EntropySource::starting_at(self.sim.options.seed, first_index);
         let mut req = std::mem::replace(&mut self.request, Request::get(""));
+        let mut state = self.fill_state;
         for i in range.0..range.1 {
             let e = entropy.next_request();
             match source.borrow(i) {
                 Some(r) => self.route(r, &e),
                 None => {
-                    source.fill(i, &mut req);
+                    source.fill_reusing(i, &mut req, &mut state);
                     self.route(&req, &e);
                 }
             }
         }
         self.request = req;
+        self.fill_state = state;
     }
 
     /// Makes the stateful picks this worker queued, in order, on the simulator's own balancers
