@@ -88,47 +88,35 @@ pub struct Connection {
 pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) -> RequestHash {
     let mut out = RequestHash::default();
     for p in policies {
-        let (new, key) = match p {
-            HashPolicy::Header(name) => {
-                let mut values: Vec<&str> = req.header_values(name).collect();
-                if values.is_empty() {
-                    (None, None)
-                } else {
-                    values.sort_unstable();
-                    let key = format!("header {name} = {:?}", values.join(","));
-                    (Some(xx_chain(values)), Some(key))
-                }
-            }
-            HashPolicy::Cookie {
-                name,
-                path,
-                ttl_seconds,
-            } => match cookie_value(req, name) {
-                Some(v) if !v.is_empty() => (
-                    Some(xx(v.as_bytes())),
-                    Some(format!("cookie {name} = {v:?}")),
-                ),
-                _ => match (ttl_seconds, &conn.remote, &conn.local) {
-                    (Some(ttl), Some(remote), Some(local)) => {
-                        let value = format!("{:016x}", xx(format!("{remote}{local}").as_bytes()));
-                        let mut c = format!("{name}=\"{value}\"");
-                        if *ttl > 0 {
-                            c.push_str(&format!("; Max-Age={ttl}"));
-                        }
-                        if let Some(p) = path.as_deref().filter(|p| !p.is_empty()) {
-                            c.push_str(&format!("; Path={p}"));
-                        }
-                        c.push_str("; HttpOnly");
-                        out.set_cookie = Some(c);
-                        (
-                            Some(xx(value.as_bytes())),
-                            Some(format!("cookie {name} = {value:?} (generated)")),
-                        )
-                    }
-                    _ => (None, None),
+        let (new, key) = match (p, own_hash(p, req)) {
+            (_, Some(h)) => (Some(h), Some(own_key(p, req))),
+            (
+                HashPolicy::Cookie {
+                    name,
+                    path,
+                    ttl_seconds,
                 },
+                None,
+            ) => match (ttl_seconds, &conn.remote, &conn.local) {
+                (Some(ttl), Some(remote), Some(local)) => {
+                    let value = format!("{:016x}", xx(format!("{remote}{local}").as_bytes()));
+                    let mut c = format!("{name}=\"{value}\"");
+                    if *ttl > 0 {
+                        c.push_str(&format!("; Max-Age={ttl}"));
+                    }
+                    if let Some(p) = path.as_deref().filter(|p| !p.is_empty()) {
+                        c.push_str(&format!("; Path={p}"));
+                    }
+                    c.push_str("; HttpOnly");
+                    out.set_cookie = Some(c);
+                    (
+                        Some(xx(value.as_bytes())),
+                        Some(format!("cookie {name} = {value:?} (generated)")),
+                    )
+                }
+                _ => (None, None),
             },
-            HashPolicy::SourceIp => match &conn.remote {
+            (HashPolicy::SourceIp, None) => match &conn.remote {
                 Some(r) => {
                     let ip = crate::route::strip_port(r)
                         .trim_start_matches('[')
@@ -137,19 +125,10 @@ pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) 
                 }
                 None => (None, None),
             },
-            HashPolicy::QueryParameter(name) => match req.query_param(name) {
-                Some(v) => (
-                    Some(xx(v.as_bytes())),
-                    Some(format!("query {name} = {v:?}")),
-                ),
-                None => (None, None),
-            },
+            _ => (None, None),
         };
         if let Some(h) = new {
-            out.hash = Some(match out.hash {
-                Some(old) => old.rotate_left(1) ^ h,
-                None => h,
-            });
+            out.hash = Some(combine(out.hash, h));
             out.key = match (out.key.take(), key) {
                 (Some(a), Some(b)) => Some(format!("{a}, {b}")),
                 (a, b) => a.or(b),
@@ -159,10 +138,80 @@ pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) 
     out
 }
 
+/// Envoy's combination of policy hashes: the first as is, then `rotl(h, 1) ^ new`.
+#[inline]
+fn combine(acc: Option<u64>, h: u64) -> u64 {
+    match acc {
+        Some(old) => old.rotate_left(1) ^ h,
+        None => h,
+    }
+}
+
+/// The hash one policy takes from the request alone (its header values sorted and chained, a
+/// cookie's or a query parameter's value), without allocating unless a header appears more
+/// than eight times; `None` when the request lacks it, and for what needs the connection
+/// (source IP, a generated cookie).
+#[inline]
+fn own_hash(p: &HashPolicy, req: &Request) -> Option<u64> {
+    match p {
+        HashPolicy::Header(name) => {
+            let mut few: [&str; 8] = [""; 8];
+            let mut n = 0;
+            let mut many: Vec<&str> = Vec::new();
+            for v in req.header_values(name) {
+                if n < few.len() {
+                    few[n] = v;
+                } else {
+                    if many.is_empty() {
+                        many.extend_from_slice(&few);
+                    }
+                    many.push(v);
+                }
+                n += 1;
+            }
+            let values: &mut [&str] = if many.is_empty() {
+                &mut few[..n]
+            } else {
+                &mut many
+            };
+            if values.is_empty() {
+                return None;
+            }
+            values.sort_unstable();
+            Some(xx_chain(values.iter().copied()))
+        }
+        HashPolicy::Cookie { name, .. } => cookie_value(req, name)
+            .filter(|v| !v.is_empty())
+            .map(|v| xx(v.as_bytes())),
+        HashPolicy::SourceIp => None,
+        HashPolicy::QueryParameter(name) => req.query_param(name).map(|v| xx(v.as_bytes())),
+    }
+}
+
+/// What [`own_hash`] hashed, for `explain`.
+fn own_key(p: &HashPolicy, req: &Request) -> String {
+    match p {
+        HashPolicy::Header(name) => {
+            let mut values: Vec<&str> = req.header_values(name).collect();
+            values.sort_unstable();
+            format!("header {name} = {:?}", values.join(","))
+        }
+        HashPolicy::Cookie { name, .. } => {
+            format!(
+                "cookie {name} = {:?}",
+                cookie_value(req, name).unwrap_or("")
+            )
+        }
+        HashPolicy::SourceIp => "source IP".to_string(),
+        HashPolicy::QueryParameter(name) => {
+            format!("query {name} = {:?}", req.query_param(name).unwrap_or(""))
+        }
+    }
+}
+
 /// The hash alone, for a request with no downstream connection to hash (no source address, so
 /// no source-IP hash and no generated cookie): what [`generate_hash`] gives with a default
-/// [`Connection`], without building keys for `explain` and, unless a header appears more than
-/// eight times, without allocating.
+/// [`Connection`], without building keys for `explain`.
 ///
 /// ```
 /// use meshsim::lb::hash::{Connection, HashPolicy, generate_hash, request_hash};
@@ -173,50 +222,10 @@ pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) 
 /// ```
 #[inline]
 pub fn request_hash(policies: &[HashPolicy], req: &Request) -> Option<u64> {
-    let mut out: Option<u64> = None;
-    for p in policies {
-        let new = match p {
-            HashPolicy::Header(name) => {
-                let mut few: [&str; 8] = [""; 8];
-                let mut n = 0;
-                let mut many: Vec<&str> = Vec::new();
-                for v in req.header_values(name) {
-                    if n < few.len() {
-                        few[n] = v;
-                    } else {
-                        if many.is_empty() {
-                            many.extend_from_slice(&few);
-                        }
-                        many.push(v);
-                    }
-                    n += 1;
-                }
-                let values: &mut [&str] = if many.is_empty() {
-                    &mut few[..n]
-                } else {
-                    &mut many
-                };
-                if values.is_empty() {
-                    None
-                } else {
-                    values.sort_unstable();
-                    Some(xx_chain(values.iter().copied()))
-                }
-            }
-            HashPolicy::Cookie { name, .. } => cookie_value(req, name)
-                .filter(|v| !v.is_empty())
-                .map(|v| xx(v.as_bytes())),
-            HashPolicy::SourceIp => None,
-            HashPolicy::QueryParameter(name) => req.query_param(name).map(|v| xx(v.as_bytes())),
-        };
-        if let Some(h) = new {
-            out = Some(match out {
-                Some(old) => old.rotate_left(1) ^ h,
-                None => h,
-            });
-        }
-    }
-    out
+    policies
+        .iter()
+        .filter_map(|p| own_hash(p, req))
+        .fold(None, |acc, h| Some(combine(acc, h)))
 }
 
 /// The first cookie `name` across all `cookie` headers, as Envoy parses it: pairs split on `;`,
