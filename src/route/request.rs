@@ -214,6 +214,11 @@ impl Request {
     pub fn port(&self) -> Option<u32> {
         split_authority(&self.authority).1
     }
+
+    /// The port a request whose authority names none arrives on: 443 for `https`, else 80.
+    pub fn default_port(&self) -> u32 {
+        if self.scheme == "https" { 443 } else { 80 }
+    }
 }
 
 /// `host:port` → (`host`, port) in one backward scan (IPv6 literals keep their brackets). A

@@ -190,9 +190,7 @@ impl<'m> Simulator<'m> {
     /// The name of the virtual host a request would use (for route check tool tests).
     pub fn virtual_host_name(&mut self, req: &Request) -> Option<String> {
         let proxy = self.proxy_for(req);
-        let port = req
-            .port()
-            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        let port = req.port().unwrap_or_else(|| req.default_port());
         let table = self.table(&proxy, port)?;
         let (i, _) = table.find_virtual_host(&req.host())?;
         Some(table.virtual_hosts[i].name.clone())
@@ -324,9 +322,7 @@ impl<'m> Simulator<'m> {
     ) -> Routed {
         let mut d = Decision::empty(index, arrival);
         let proxy = self.proxy_for(req);
-        let port = req
-            .port()
-            .unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        let port = req.port().unwrap_or_else(|| req.default_port());
         if t.enabled() {
             t.event(TraceEvent::Proxy(match &proxy {
                 Proxy::Sidecar { namespace, labels } => format!(
@@ -408,33 +404,17 @@ impl<'m> Simulator<'m> {
         };
         let path = req.path_only();
         for r in &vh.routes {
-            if !t.enabled() {
-                // Only an explanation needs to know why a route did not match.
-                if r.matcher.matches_path(req, path) {
-                    chosen = Some(r);
-                    break;
-                }
-                continue;
+            let matched = r.matcher.matches_path(req, path);
+            if t.enabled() {
+                t.event(TraceEvent::RouteTried {
+                    label: trace_label(r),
+                    // Only an explanation needs to know why a route did not match.
+                    mismatch: r.matcher.check(req).err().map(|m| m.to_string()),
+                });
             }
-            match r.matcher.check(req) {
-                Ok(()) => {
-                    if t.enabled() {
-                        t.event(TraceEvent::RouteTried {
-                            label: trace_label(r),
-                            mismatch: None,
-                        });
-                    }
-                    chosen = Some(r);
-                    break;
-                }
-                Err(m) => {
-                    if t.enabled() {
-                        t.event(TraceEvent::RouteTried {
-                            label: trace_label(r),
-                            mismatch: Some(m.to_string()),
-                        });
-                    }
-                }
+            if matched {
+                chosen = Some(r);
+                break;
             }
         }
         let Some(route) = chosen else {

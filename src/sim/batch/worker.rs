@@ -175,7 +175,7 @@ impl<'a, 'm> Worker<'a, 'm> {
 
     /// The table of the proxy that decides `req`, from this worker's cache.
     fn table_for(&mut self, req: &Request, port: Option<u32>) -> usize {
-        let port = port.unwrap_or(if req.scheme == "https" { 443 } else { 80 });
+        let port = port.unwrap_or_else(|| req.default_port());
         let same =
             |t: &KnownTable| t.port == port && t.gateway == req.gateway && t.source == req.source;
         if self.tables.get(self.last).is_some_and(same) {
