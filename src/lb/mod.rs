@@ -44,6 +44,14 @@ pub enum LbPolicy {
     Passthrough,
 }
 
+impl LbPolicy {
+    /// Does the balancer pick by hash (ring hash, maglev)? Then a request without a hash key is
+    /// given a random one, as Envoy does.
+    pub fn is_hashing(self) -> bool {
+        matches!(self, LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. })
+    }
+}
+
 impl fmt::Display for LbPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -163,6 +171,19 @@ impl AnyLb {
             } => AnyLb::RingHash(RingHash::build(hosts, minimum_ring_size, maximum_ring_size)),
             LbPolicy::Maglev { table_size } => AnyLb::Maglev(Maglev::build(hosts, table_size)),
             LbPolicy::Passthrough => AnyLb::Passthrough,
+        }
+    }
+}
+
+impl AnyLb {
+    /// Does a pick depend on the picks before it (round robin's rotation, the EDF schedule of
+    /// least request with unequal weights)? The others choose from the request's hash or random
+    /// values alone, so their picks can be made in any order.
+    pub fn is_stateful(&self) -> bool {
+        match self {
+            AnyLb::RoundRobin(_) => true,
+            AnyLb::LeastRequest(l) => l.is_weighted(),
+            AnyLb::Random(_) | AnyLb::RingHash(_) | AnyLb::Maglev(_) | AnyLb::Passthrough => false,
         }
     }
 }

@@ -378,10 +378,7 @@ impl Upstream {
         } else {
             0
         };
-        let hashing = matches!(
-            cluster.lb,
-            LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. }
-        );
+        let hashing = cluster.lb.is_hashing();
         let active: Vec<u32> = st.healthy.iter().map(|&h| st.active[h]).collect();
         let mut chosen = None;
         let mut hash_random = None;

@@ -23,8 +23,7 @@ use crate::route::Request;
 use worker::Worker;
 
 /// Requests one thread routes before the stateful picks are replayed: large enough that
-/// threads start rarely, small enough that the queues stay in cache. A multiple of the entropy
-/// block, so workers start on a block boundary.
+/// threads start rarely, small enough that the queues stay in cache.
 const CHUNK: u64 = 16 * crate::common::rng::BLOCK;
 
 impl<'m> Simulator<'m> {
@@ -91,8 +90,8 @@ impl<'m> Simulator<'m> {
             return s;
         }
         let threads = threads.max(1);
-        // Replay works on the simulator's own balancers, so they must be out of the workers'
-        // way: take them, and put them back when done.
+        // The workers read the simulator while the replay advances its stateful balancers: the
+        // replay works on a copy, which replaces the simulator's balancers at the end.
         let mut master: Vec<AnyLb> = self
             .upstream
             .clusters

@@ -91,21 +91,13 @@ pub(super) struct Worker<'a, 'm> {
     last_host: (usize, String, Option<usize>),
 }
 
-fn is_stateful(lb: &AnyLb) -> bool {
-    match lb {
-        AnyLb::RoundRobin(_) => true,
-        AnyLb::LeastRequest(l) => l.is_weighted(),
-        AnyLb::Random(_) | AnyLb::RingHash(_) | AnyLb::Maglev(_) | AnyLb::Passthrough => false,
-    }
-}
-
 impl<'a, 'm> Worker<'a, 'm> {
     pub(super) fn new(sim: &'a Simulator<'m>) -> Self {
         let lbs = sim
             .upstream
             .clusters
             .iter()
-            .map(|c| (!is_stateful(&c.lb)).then(|| c.lb.clone()))
+            .map(|c| (!c.lb.is_stateful()).then(|| c.lb.clone()))
             .collect();
         let most = sim
             .compiled
@@ -209,11 +201,7 @@ impl<'a, 'm> Worker<'a, 'm> {
     /// Gives every outcome of every route of a table its counter.
     fn lay_out(&mut self, table: usize, t: &RouteTable) -> Vec<Vec<RouteSlots>> {
         let clusters = &self.compiled().clusters;
-        let add = |slot: Slot, slots: &mut Vec<Slot>, counts: &mut Vec<u64>| {
-            slots.push(slot);
-            counts.push(0);
-            (slots.len() - 1) as u32
-        };
+        let hosts = |c: Option<usize>| c.map_or(0, |c| clusters[c].hosts.len());
         let mut out = Vec::new();
         for (vh, v) in t.virtual_hosts.iter().enumerate() {
             let mut routes = Vec::new();
@@ -222,52 +210,46 @@ impl<'a, 'm> Worker<'a, 'm> {
                 match &r.action {
                     Action::Forward(f) => {
                         for (target, wt) in f.clusters.iter().enumerate() {
-                            let n = wt.target.cluster.map_or(0, |c| clusters[c].hosts.len());
-                            let slot = |host| Slot::Target {
-                                table,
-                                vh,
-                                route,
-                                target,
-                                host,
-                            };
-                            let base = add(slot(None), &mut self.slots, &mut self.counts);
-                            for h in 0..n {
-                                add(slot(Some(h)), &mut self.slots, &mut self.counts);
-                            }
+                            let base =
+                                self.add_run(hosts(wt.target.cluster), |host| Slot::Target {
+                                    table,
+                                    vh,
+                                    route,
+                                    target,
+                                    host,
+                                });
                             rs.targets.push(base);
                         }
                         for (mirror, m) in f.mirrors.iter().enumerate() {
-                            let Some(c) = m.target.cluster else {
-                                rs.mirrors.push(None);
-                                continue;
-                            };
-                            let slot = |host| Slot::Mirror {
-                                table,
-                                vh,
-                                route,
-                                mirror,
-                                host,
-                            };
-                            let base = add(slot(None), &mut self.slots, &mut self.counts);
-                            for h in 0..clusters[c].hosts.len() {
-                                add(slot(Some(h)), &mut self.slots, &mut self.counts);
-                            }
-                            rs.mirrors.push(Some(base));
+                            let base = m.target.cluster.map(|c| {
+                                self.add_run(hosts(Some(c)), |host| Slot::Mirror {
+                                    table,
+                                    vh,
+                                    route,
+                                    mirror,
+                                    host,
+                                })
+                            });
+                            rs.mirrors.push(base);
                         }
                     }
-                    _ => {
-                        rs.answer = add(
-                            Slot::Answer { table, vh, route },
-                            &mut self.slots,
-                            &mut self.counts,
-                        );
-                    }
+                    _ => rs.answer = self.add_run(0, |_| Slot::Answer { table, vh, route }),
                 }
                 routes.push(rs);
             }
             out.push(routes);
         }
         out
+    }
+
+    /// Adds counters for one outcome: the one without an endpoint, then one per endpoint of
+    /// its `hosts`. Returns the first.
+    fn add_run(&mut self, hosts: usize, slot: impl Fn(Option<usize>) -> Slot) -> u32 {
+        let base = self.slots.len() as u32;
+        self.slots.push(slot(None));
+        self.slots.extend((0..hosts).map(|h| slot(Some(h))));
+        self.counts.resize(self.slots.len(), 0);
+        base
     }
 
     /// One request: what the engine's `route` and first try do when nothing fails, counted
@@ -372,10 +354,7 @@ impl<'a, 'm> Worker<'a, 'm> {
             });
             return;
         };
-        let hashing = matches!(
-            cluster.lb,
-            LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. }
-        );
+        let hashing = cluster.lb.is_hashing();
         let ctx = PickContext {
             hash: hash.or(hashing.then_some(e.lb[0])),
             random: e.lb,
