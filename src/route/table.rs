@@ -30,7 +30,8 @@ pub struct RouteTable {
 /// spellings); wildcards, which are few, in a list scanned in order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DomainIndex {
-    exact: HashMap<String, usize>,
+    /// Domain → (virtual host, domain) positions.
+    exact: HashMap<String, (usize, usize)>,
     /// (virtual host, domain) positions of `*`, `*.suffix` and `prefix.*` domains.
     wildcards: Vec<(usize, usize)>,
 }
@@ -328,12 +329,8 @@ impl RouteTable {
     #[inline]
     pub fn lookup_virtual_host(&self, host: &str) -> Option<(usize, usize)> {
         let index = self.domain_index.get_or_init(|| self.build_domain_index());
-        if let Some(&i) = index.exact.get(host) {
-            let d = self.virtual_hosts[i]
-                .domains
-                .iter()
-                .position(|d| d == host)?;
-            return Some((i, d));
+        if let Some(&found) = index.exact.get(host) {
+            return Some(found);
         }
         let mut best_suffix: Option<((usize, usize), usize)> = None;
         let mut best_prefix: Option<((usize, usize), usize)> = None;
@@ -404,7 +401,7 @@ impl RouteTable {
                     index.wildcards.push((i, j));
                 } else {
                     // The first virtual host with a domain answers for it.
-                    index.exact.entry(d.clone()).or_insert(i);
+                    index.exact.entry(d.clone()).or_insert((i, j));
                 }
             }
         }
