@@ -365,6 +365,75 @@ spec:
     );
 }
 
+/// One always-failing pod among three, `consecutive5xxErrors: 3` and no `maxEjectionPercent`
+/// (Envoy's default, 10%): Envoy ≥ 1.28 never ejects it, since one host of three is 33%
+/// (`DetectorImpl::ejectHost`: `100 × (active + 1) / hosts ≤ max`); the Envoy of Istio 1.19
+/// (1.27) always let the first host go. With `maxEjectionPercent: 50` both eject it.
+#[test]
+fn max_ejection_percent_caps_ejections_as_the_envoy_of_each_release() {
+    let bad_share = |od: &str, version: &str| {
+        let y = format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: bad, labels: {{app: web}}, annotations: {{meshsim.io/fail-rate: "1"}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: good-1, labels: {{app: web}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: good-2, labels: {{app: web}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec: {{selector: {{app: web}}, ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: web}}
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer: {{simple: ROUND_ROBIN}}
+    outlierDetection: {{consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 30s{od}}}
+"#
+        );
+        let m = Mesh::from_yaml_str(&y, "od.yaml").unwrap();
+        let mut sim = Simulator::with_options(
+            &m,
+            SimOptions {
+                version: version.parse().unwrap(),
+                seed: 3,
+            },
+        )
+        .unwrap();
+        // 20 requests per second for 20 s: round robin sends every third to the bad pod.
+        let arrivals = (0..400u64).map(|i| (i * 50_000_000, Request::get("web")));
+        // Every try counts (Istio ≤ 1.23 retries a 503 on another pod by default).
+        let mut bad = 0usize;
+        sim.run(arrivals, |d| {
+            bad += d
+                .attempts
+                .iter()
+                .filter(|a| a.workload.as_deref() == Some("bad"))
+                .count();
+        });
+        bad
+    };
+    let never = bad_share("", "1.31");
+    assert!(
+        (130..=137).contains(&never),
+        "never ejected: {never} tries of 400 requests"
+    );
+    let v120 = bad_share("", "1.20");
+    assert!(v120 >= 130, "Istio 1.20 ships Envoy 1.28: {v120}");
+    assert!(bad_share("", "1.19") <= 4, "ejected after its third 503");
+    assert!(bad_share(", maxEjectionPercent: 50", "1.31") <= 4);
+    assert!(bad_share(", maxEjectionPercent: 50", "1.19") <= 4);
+}
+
 #[test]
 fn connection_pool_overflow_is_503_uo() {
     let extra = "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 1}\n";

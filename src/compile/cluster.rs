@@ -37,6 +37,21 @@ pub struct Cluster {
     pub outlier: Option<OutlierConfig>,
     /// Connection-pool limits.
     pub pool: PoolLimits,
+    /// The DestinationRule settings behind this cluster, for the export.
+    pub settings: ClusterSettings,
+}
+
+/// The DestinationRule settings in force for a cluster, as written: `envoy-config` translates
+/// them as istiod does (`applyOutlierDetection`, `applyConnectionPool`,
+/// `buildUpstreamClusterTLSContext`).
+#[derive(Clone, Debug, Default)]
+pub struct ClusterSettings {
+    /// `outlierDetection`.
+    pub outlier_detection: Option<crate::config::OutlierDetection>,
+    /// `connectionPool`.
+    pub connection_pool: Option<crate::config::ConnectionPoolSettings>,
+    /// Client `tls`.
+    pub tls: Option<crate::config::ClientTlsSettings>,
 }
 
 /// Builds the name Istio gives a cluster.
@@ -124,25 +139,27 @@ pub fn effective_lb<'m>(
     top
 }
 
-/// The connection pool and outlier detection in force for a cluster, with the same precedence
-/// as the load balancer: a port-level entry replaces its level whole, a subset's component
-/// replaces the top level's.
+/// The connection pool, outlier detection and client TLS in force for a cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Resilience<'m> {
+    /// `connectionPool`.
+    pub pool: Option<&'m crate::config::ConnectionPoolSettings>,
+    /// `outlierDetection`.
+    pub outlier: Option<&'m crate::config::OutlierDetection>,
+    /// `tls`.
+    pub tls: Option<&'m crate::config::ClientTlsSettings>,
+}
+
+/// The connection pool, outlier detection and client TLS in force for a cluster, with the
+/// same precedence as the load balancer (`MergeSubsetTrafficPolicy`,
+/// `GetPortLevelTrafficPolicy`): a port-level entry replaces its level whole, a subset's
+/// component replaces the top level's.
 pub fn effective_resilience<'m>(
     rule: &ConsolidatedRule<'m>,
     subset: Option<&'m crate::config::Subset>,
     port: u32,
-) -> (
-    Option<&'m crate::config::ConnectionPoolSettings>,
-    Option<&'m crate::config::OutlierDetection>,
-) {
-    fn at_port(
-        p: &TrafficPolicy,
-        port: u32,
-    ) -> (
-        bool,
-        Option<&crate::config::ConnectionPoolSettings>,
-        Option<&crate::config::OutlierDetection>,
-    ) {
+) -> Resilience<'m> {
+    fn at_port(p: &TrafficPolicy, port: u32) -> (bool, Resilience<'_>) {
         match p
             .port_level_settings
             .iter()
@@ -150,37 +167,37 @@ pub fn effective_resilience<'m>(
         {
             Some(pl) => (
                 true,
-                pl.connection_pool.as_ref(),
-                pl.outlier_detection.as_ref(),
+                Resilience {
+                    pool: pl.connection_pool.as_ref(),
+                    outlier: pl.outlier_detection.as_ref(),
+                    tls: pl.tls.as_ref(),
+                },
             ),
             None => (
                 false,
-                p.connection_pool.as_ref(),
-                p.outlier_detection.as_ref(),
+                Resilience {
+                    pool: p.connection_pool.as_ref(),
+                    outlier: p.outlier_detection.as_ref(),
+                    tls: p.tls.as_ref(),
+                },
             ),
         }
     }
-    let (mut pool, mut od) = match rule.traffic_policy {
-        Some(p) => {
-            let (_, c, o) = at_port(p, port);
-            (c, o)
-        }
-        None => (None, None),
-    };
+    let mut out = rule
+        .traffic_policy
+        .map(|p| at_port(p, port).1)
+        .unwrap_or_default();
     if let Some(sp) = subset.and_then(|s| s.traffic_policy.as_ref()) {
-        let (port_level, c, o) = at_port(sp, port);
+        let (port_level, r) = at_port(sp, port);
         if port_level {
-            (pool, od) = (c, o);
+            out = r;
         } else {
-            if c.is_some() {
-                pool = c;
-            }
-            if o.is_some() {
-                od = o;
-            }
+            out.pool = r.pool.or(out.pool);
+            out.outlier = r.outlier.or(out.outlier);
+            out.tls = r.tls.or(out.tls);
         }
     }
-    (pool, od)
+    out
 }
 
 /// Envoy's policy for Istio's settings (`applyLoadBalancer`, `ApplyRingHashLoadBalancer`).
@@ -268,7 +285,7 @@ pub fn build_clusters(mesh: &Mesh, version: IstioVersion) -> Vec<Cluster> {
                     })
                     .collect();
                 let (_, top_lb) = lb_at_port(rule.traffic_policy, port.number);
-                let (pool, od) = effective_resilience(&rule, subset, port.number);
+                let res = effective_resilience(&rule, subset, port.number);
                 out.push(Cluster {
                     name: cluster_name(port.number, subset.map(|s| s.name.as_str()), &svc.hostname),
                     host: svc.hostname.clone(),
@@ -284,8 +301,15 @@ pub fn build_clusters(mesh: &Mesh, version: IstioVersion) -> Vec<Cluster> {
                     instances: selected.iter().map(|e| e.instance).collect(),
                     lb,
                     default_hash_policy: hash_policy(top_lb).into_iter().collect(),
-                    outlier: od.map(OutlierConfig::from_istio),
-                    pool: PoolLimits::from_istio(pool),
+                    outlier: res.outlier.map(|o| {
+                        OutlierConfig::from_istio(o, version.envoy_128_outlier_detection())
+                    }),
+                    pool: PoolLimits::from_istio(res.pool),
+                    settings: ClusterSettings {
+                        outlier_detection: res.outlier.cloned(),
+                        connection_pool: res.pool.cloned(),
+                        tls: res.tls.cloned(),
+                    },
                 });
             };
             add(None);

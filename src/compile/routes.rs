@@ -235,24 +235,57 @@ fn percent_fraction(value: f64) -> (u64, u64) {
     ((value * 10_000.0).round().max(0.0) as u64, 1_000_000)
 }
 
+/// istiod's `ApplyRedirect` (`pilot/pkg/networking/core/route/route.go`).
+fn redirect(
+    ctx: &Ctx<'_>,
+    er: &super::delegate::ExpandedRule,
+    r: &crate::config::HttpRedirect,
+    listener_port: u32,
+) -> Action {
+    let status = match r.redirect_code {
+        None | Some(0) | Some(301) => 301,
+        Some(c @ (302 | 303 | 307 | 308)) => c as u16,
+        Some(c) => {
+            // istiod logs "Redirect Code %d is not yet supported" and emits the route with no
+            // action, which Envoy refuses (a route needs one). Validation lets 300..=399 through.
+            let origin = &ctx.mesh.virtual_services[er.origin_vs].origin;
+            let path = er.path.key("redirect").key("redirectCode");
+            ctx.report(
+                Diagnostic::warning(
+                    codes::INVALID_REDIRECT,
+                    format!("redirectCode {c} is accepted by validation but istiod does not translate it: the route gets no action and Envoy rejects the route configuration; meshsim answers {c} with the Location as if it did"),
+                )
+                .at(origin.locate(&path))
+                .with_path(path.to_string()),
+            );
+            c as u16
+        }
+    };
+    let mut port = r.port.or_else(|| {
+        (r.derive_port.as_deref() == Some("FROM_REQUEST_PORT")).then_some(listener_port)
+    });
+    // "Do not put explicit :80 or :443 when its http/https" (Istio ≥ 1.18), judged by the
+    // redirect's scheme or, without one, the listener's. meshsim's listeners are plaintext.
+    if ctx.version.redirect_drops_default_port() {
+        let scheme = r.scheme.as_deref().unwrap_or("http");
+        if (port == Some(80) && scheme == "http") || (port == Some(443) && scheme == "https") {
+            port = None;
+        }
+    }
+    Action::Redirect(crate::route::Redirect {
+        status,
+        scheme: r.scheme.clone(),
+        authority: r.authority.clone().filter(|a| !a.is_empty()),
+        port: port.filter(|&p| p != 0),
+        uri: r.uri.clone(),
+    })
+}
+
 fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Action {
     let http = &er.rule;
     let namespace = er.namespace.as_str();
     if let Some(r) = &http.redirect {
-        let status = match r.redirect_code {
-            None | Some(0) | Some(301) => 301,
-            Some(c) => c as u16,
-        };
-        let port = r
-            .port
-            .or_else(|| (r.derive_port.as_deref() == Some("FROM_REQUEST_PORT")).then_some(port));
-        return Action::Redirect(crate::route::Redirect {
-            status,
-            scheme: r.scheme.clone(),
-            authority: r.authority.clone(),
-            port,
-            uri: r.uri.clone(),
-        });
+        return redirect(ctx, er, r, port);
     }
     if let Some(d) = &http.direct_response {
         return Action::DirectResponse {
@@ -293,7 +326,18 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             target: t,
             weight: if weighted { rd.weight as u32 } else { 0 },
             index,
+            headers: rd
+                .headers
+                .as_ref()
+                .map(header_operations)
+                .unwrap_or_default(),
         });
+    }
+    if clusters.is_empty() {
+        // Every destination weighs 0: Istio's validation rejects the VirtualService ("total
+        // destination weight = 0") and validate reports it; Envoy would refuse an empty
+        // weighted_clusters. Answer as a route with nowhere to go rather than panic.
+        return Action::DirectResponse { status: 500 };
     }
     let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
     // istiod drops previous_hosts only for single-destination routes with a hash policy.
@@ -327,23 +371,36 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             });
         }
     }
+    let set_authority = |h: Option<&crate::config::Headers>| {
+        h.and_then(|h| {
+            h.request.as_ref().and_then(|r| {
+                r.set
+                    .iter()
+                    .chain(r.add.iter())
+                    .find(|(k, _)| is_authority(k))
+                    .map(|(_, v)| v.clone())
+            })
+        })
+    };
+    // `rewrite.authority` first, then the rule's headers, then a lone destination's.
     let host_rewrite = http
         .rewrite
         .as_ref()
         .and_then(|r| r.authority.clone())
+        .or_else(|| set_authority(http.headers.as_ref()))
         .or_else(|| {
-            http.headers.as_ref().and_then(|h| {
-                h.request.as_ref().and_then(|r| {
-                    r.set
-                        .iter()
-                        .chain(r.add.iter())
-                        .find(|(k, _)| {
-                            k.eq_ignore_ascii_case(":authority") || k.eq_ignore_ascii_case("host")
-                        })
-                        .map(|(_, v)| v.clone())
-                })
-            })
+            (http.route.len() == 1)
+                .then(|| set_authority(http.route[0].headers.as_ref()))
+                .flatten()
         });
+    let mut headers = http
+        .headers
+        .as_ref()
+        .map(header_operations)
+        .unwrap_or_default();
+    if !weighted && let Some(lone) = clusters.first_mut() {
+        headers.extend(&std::mem::take(&mut lone.headers));
+    }
     Action::Forward(Box::new(Forward {
         clusters,
         weighted,
@@ -371,7 +428,46 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
                 }
             })
         }),
+        headers,
     }))
+}
+
+fn is_authority(name: &str) -> bool {
+    name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host")
+}
+
+/// istiod's `TranslateHeadersOperations` (`pilot/pkg/networking/core/route/route.go`): `set`
+/// overwrites and `add` appends, each sorted by name, sets first; pseudo-headers and `host`
+/// are dropped from every list (`dropInternal`; an authority becomes `host_rewrite_literal`).
+fn header_operations(h: &crate::config::Headers) -> crate::route::HeaderOps {
+    use crate::route::HeaderAdd;
+    let internal = |k: &str| k.starts_with(':') || k.eq_ignore_ascii_case("host");
+    let adds = |ops: Option<&crate::config::HeaderOperations>| -> Vec<HeaderAdd> {
+        let Some(ops) = ops else { return vec![] };
+        let entries = |m: &crate::config::StringMap, append: bool| {
+            m.iter()
+                .filter(|(k, _)| !internal(k))
+                .map(|(k, v)| HeaderAdd {
+                    name: k.clone(),
+                    value: v.clone(),
+                    append,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut out = entries(&ops.set, false);
+        out.extend(entries(&ops.add, true));
+        out
+    };
+    let removes = |ops: Option<&crate::config::HeaderOperations>| -> Vec<String> {
+        ops.map(|o| o.remove.iter().filter(|k| !internal(k)).cloned().collect())
+            .unwrap_or_default()
+    };
+    crate::route::HeaderOps {
+        request_add: adds(h.request.as_ref()),
+        request_remove: removes(h.request.as_ref()),
+        response_add: adds(h.response.as_ref()),
+        response_remove: removes(h.response.as_ref()),
+    }
 }
 
 fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>) -> Route {
@@ -394,6 +490,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
                 },
                 weight: 0,
                 index: 0,
+                headers: Default::default(),
             }],
             weighted: false,
             total_weight: 0,
@@ -406,6 +503,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
             fault: None,
             host_rewrite: None,
             rewrite: None,
+            headers: Default::default(),
         })),
     }
 }

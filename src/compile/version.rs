@@ -33,6 +33,19 @@ impl IstioVersion {
         self.minor <= 27
     }
 
+    /// Whether the Envoy of this release has 1.28's outlier detection: `max_ejection_percent`
+    /// respected from the first ejection and an ejection backoff that decays while a host is
+    /// healthy. Istio 1.20 is the first release on Envoy 1.28.
+    pub fn envoy_128_outlier_detection(self) -> bool {
+        self.minor >= 20
+    }
+
+    /// Whether istiod drops a redirect's `:80` under http and `:443` under https (`ApplyRedirect`
+    /// since 1.18: "Do not put explicit :80 or :443 when its http/https").
+    pub fn redirect_drops_default_port(self) -> bool {
+        self.minor >= 18
+    }
+
     /// Whether weights had to sum to 100 (validation before 1.15).
     pub fn weights_sum_to_100(self) -> bool {
         self.minor < 15

@@ -54,8 +54,8 @@ pub struct TrafficPolicy {
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Outlier detection (passive health checking).
     pub outlier_detection: Option<OutlierDetection>,
-    /// TLS origination (accepted, not simulated).
-    pub tls: Option<IgnoredAny>,
+    /// Client TLS: exported as istiod does, not simulated.
+    pub tls: Option<ClientTlsSettings>,
     /// Per-port overrides.
     #[serde(default)]
     pub port_level_settings: Vec<PortTrafficPolicy>,
@@ -79,8 +79,33 @@ pub struct PortTrafficPolicy {
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Outlier detection.
     pub outlier_detection: Option<OutlierDetection>,
-    /// TLS (accepted, not simulated).
-    pub tls: Option<IgnoredAny>,
+    /// Client TLS: exported as istiod does, not simulated.
+    pub tls: Option<ClientTlsSettings>,
+}
+
+/// `ClientTLSSettings`: how a sidecar originates TLS to a destination.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientTlsSettings {
+    /// `DISABLE`, `SIMPLE`, `MUTUAL` or `ISTIO_MUTUAL`.
+    pub mode: Option<String>,
+    /// Client certificate file (MUTUAL).
+    pub client_certificate: Option<String>,
+    /// Client key file (MUTUAL).
+    pub private_key: Option<String>,
+    /// CA bundle file.
+    pub ca_certificates: Option<String>,
+    /// A Secret holding the certificates (gateways, or sidecars with a workloadSelector).
+    pub credential_name: Option<String>,
+    /// Names the server certificate must carry.
+    #[serde(default)]
+    pub subject_alt_names: Vec<String>,
+    /// SNI to send.
+    pub sni: Option<String>,
+    /// Skip verifying the server certificate.
+    pub insecure_skip_verify: Option<bool>,
+    /// Certificate revocation list file.
+    pub ca_crl: Option<String>,
 }
 
 /// `LoadBalancerSettings`.

@@ -2,16 +2,19 @@
 //! compiled mesh, in Envoy's v3 JSON, as istiod would push them. `meshsim envoy-config` prints
 //! them for people to read; the conformance suite runs them in a real Envoy.
 
-use crate::compile::{Cluster, CompiledMesh};
+mod cluster;
+
+pub use cluster::{cluster, clusters};
+
+use crate::compile::CompiledMesh;
 use crate::config::Duration;
-use crate::lb::LbPolicy;
 use crate::lb::hash::HashPolicy;
 use crate::resilience::retry::RetryPolicy;
 use crate::route::{
-    Action, Forward, HeaderMatcher, PathMatcher, Route, RouteMatch, RouteTable, StringMatcher,
+    Action, Forward, HeaderAdd, HeaderMatcher, HeaderOps, PathMatcher, Route, RouteMatch,
+    RouteTable, StringMatcher,
 };
 use serde_json::{Value, json};
-use std::net::IpAddr;
 
 /// Protobuf JSON duration: seconds with up to nine decimals.
 pub fn proto_duration(d: Duration) -> String {
@@ -124,15 +127,48 @@ fn retry_policy(p: &RetryPolicy) -> Value {
     v
 }
 
+/// The four header lists of a `Route` or `weighted_clusters` entry, where non-empty.
+fn put_headers(v: &mut Value, h: &HeaderOps) {
+    let adds = |l: &[HeaderAdd]| -> Value {
+        l.iter()
+            .map(|a| {
+                json!({
+                    "header": {"key": a.name, "value": a.value},
+                    "append_action": if a.append { "APPEND_IF_EXISTS_OR_ADD" } else { "OVERWRITE_IF_EXISTS_OR_ADD" },
+                })
+            })
+            .collect::<Vec<_>>()
+            .into()
+    };
+    if !h.request_add.is_empty() {
+        v["request_headers_to_add"] = adds(&h.request_add);
+    }
+    if !h.request_remove.is_empty() {
+        v["request_headers_to_remove"] = json!(h.request_remove);
+    }
+    if !h.response_add.is_empty() {
+        v["response_headers_to_add"] = adds(&h.response_add);
+    }
+    if !h.response_remove.is_empty() {
+        v["response_headers_to_remove"] = json!(h.response_remove);
+    }
+}
+
 fn forward(f: &Forward, shadow_suffix: bool) -> Value {
     let mut v = if f.weighted {
-        json!({"weighted_clusters": {"clusters": f.clusters.iter().map(|c| json!({
-            "name": c.target.cluster_name, "weight": c.weight
-        })).collect::<Vec<_>>()}})
+        json!({"weighted_clusters": {"clusters": f.clusters.iter().map(|c| {
+            let mut w = json!({"name": c.target.cluster_name, "weight": c.weight});
+            put_headers(&mut w, &c.headers);
+            w
+        }).collect::<Vec<_>>()}})
     } else {
         json!({"cluster": f.clusters[0].target.cluster_name})
     };
-    v["timeout"] = json!(f.timeout.map_or("0s".to_string(), proto_duration));
+    // istiod's `setTimeout`: 0s (disabled) unless the VirtualService sets one, Envoy's own
+    // default being 15 s; `max_grpc_timeout` follows it.
+    let timeout = json!(f.timeout.map_or("0s".to_string(), proto_duration));
+    v["timeout"] = timeout.clone();
+    v["max_grpc_timeout"] = timeout;
     if let Some(r) = &f.retry_policy {
         v["retry_policy"] = retry_policy(r);
     }
@@ -201,7 +237,10 @@ fn route(r: &Route, shadow_suffix: bool) -> Value {
         v["name"] = json!(n);
     }
     match &r.action {
-        Action::Forward(f) => v["route"] = forward(f, shadow_suffix),
+        Action::Forward(f) => {
+            v["route"] = forward(f, shadow_suffix);
+            put_headers(&mut v, &f.headers);
+        }
         Action::Redirect(rd) => {
             let code = match rd.status {
                 302 => "FOUND",
@@ -250,79 +289,6 @@ pub fn route_configuration(table: &RouteTable, shadow_suffix: bool) -> Value {
     })
 }
 
-fn socket(address: &str) -> Option<(String, u16)> {
-    let (host, port) = address.rsplit_once(':')?;
-    Some((
-        host.trim_matches(|c| c == '[' || c == ']').to_string(),
-        port.parse().ok()?,
-    ))
-}
-
-/// An Envoy `Cluster`.
-pub fn cluster(c: &Cluster) -> Value {
-    let max = u32::MAX;
-    let breakers = json!({"thresholds": [{
-        "max_connections": max, "max_pending_requests": max, "max_requests": max, "max_retries": max
-    }]});
-    if c.lb == LbPolicy::Passthrough {
-        return json!({
-            "name": c.name, "type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED",
-            "connect_timeout": "10s", "circuit_breakers": breakers,
-        });
-    }
-    let all_ips = c
-        .hosts
-        .iter()
-        .all(|h| socket(&h.address).is_some_and(|(a, _)| a.parse::<IpAddr>().is_ok()));
-    let endpoints: Vec<Value> = c
-        .hosts
-        .iter()
-        .filter_map(|h| {
-            let (address, port) = socket(&h.address)?;
-            Some(json!({
-                "endpoint": {"address": {"socket_address": {"address": address, "port_value": port}}},
-                "load_balancing_weight": h.weight.max(1),
-            }))
-        })
-        .collect();
-    let mut v = json!({
-        "name": c.name,
-        "type": if all_ips { "STATIC" } else { "STRICT_DNS" },
-        "connect_timeout": "10s",
-        "circuit_breakers": breakers,
-        "load_assignment": {"cluster_name": c.name, "endpoints": [{"lb_endpoints": endpoints}]},
-    });
-    match c.lb {
-        LbPolicy::RoundRobin => v["lb_policy"] = json!("ROUND_ROBIN"),
-        LbPolicy::LeastRequest => v["lb_policy"] = json!("LEAST_REQUEST"),
-        LbPolicy::Random => v["lb_policy"] = json!("RANDOM"),
-        LbPolicy::RingHash {
-            minimum_ring_size,
-            maximum_ring_size,
-        } => {
-            v["lb_policy"] = json!("RING_HASH");
-            v["ring_hash_lb_config"] = json!({
-                "minimum_ring_size": minimum_ring_size.to_string(),
-                "maximum_ring_size": maximum_ring_size.to_string(),
-            });
-        }
-        LbPolicy::Maglev { table_size } => {
-            v["lb_policy"] = json!("MAGLEV");
-            v["maglev_lb_config"] = json!({"table_size": table_size.to_string()});
-        }
-        LbPolicy::Passthrough => {}
-    }
-    v
-}
-
-/// Every cluster, plus Istio's `PassthroughCluster` and `BlackHoleCluster`.
-pub fn clusters(compiled: &CompiledMesh<'_>) -> Vec<Value> {
-    let mut v: Vec<Value> = compiled.clusters.iter().map(cluster).collect();
-    v.push(json!({"name": "PassthroughCluster", "type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED", "connect_timeout": "10s"}));
-    v.push(json!({"name": "BlackHoleCluster", "type": "STATIC", "connect_timeout": "10s"}));
-    v
-}
-
 /// A complete bootstrap: one HTTP listener at `listen` serving `table`, every cluster, and an
 /// admin interface at `admin` (loopback addresses, for the conformance suite).
 pub fn bootstrap(
@@ -332,6 +298,8 @@ pub fn bootstrap(
     admin: (&str, u16),
 ) -> Value {
     let shadow_suffix = compiled.version.shadow_suffix();
+    let mut all_clusters = clusters(compiled);
+    all_clusters.push(sds_grpc());
     json!({
         "admin": {"address": {"socket_address": {"address": admin.0, "port_value": admin.1}}},
         "static_resources": {
@@ -359,7 +327,24 @@ pub fn bootstrap(
                     }
                 }]}],
             }],
-            "clusters": clusters(compiled),
+            "clusters": all_clusters,
         }
+    })
+}
+
+/// The `sds-grpc` cluster of Istio's bootstrap (`tools/packaging/common/envoy_bootstrap.json`):
+/// the workload's SDS server on a local socket, which client TLS settings refer to.
+fn sds_grpc() -> Value {
+    json!({
+        "name": "sds-grpc",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}},
+        }},
+        "load_assignment": {"cluster_name": "sds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"pipe": {"path": "./var/run/secrets/workload-spiffe-uds/socket"}}
+        }}]}]},
     })
 }

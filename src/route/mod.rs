@@ -10,6 +10,6 @@ pub use matcher::{
 };
 pub use request::{Request, Source, split_authority, strip_port};
 pub use table::{
-    Action, DomainMatch, Forward, MirrorPolicy, Redirect, Rewrite, Route, RouteTable, Target,
-    VirtualHost, VirtualHostSource, WeightedTarget,
+    Action, DomainMatch, Forward, HeaderAdd, HeaderOps, MirrorPolicy, Redirect, Rewrite, Route,
+    RouteTable, Target, VirtualHost, VirtualHostSource, WeightedTarget,
 };

@@ -139,6 +139,56 @@ pub struct WeightedTarget {
     /// Its position in the rule's `route` list (zero-weight entries are dropped, so this can
     /// differ from the position here).
     pub index: usize,
+    /// The destination's own header changes (on the `weighted_clusters` entry; a lone
+    /// destination's are on the route, after the rule's).
+    pub headers: HeaderOps,
+}
+
+/// One header a route adds: `set` overwrites (`OVERWRITE_IF_EXISTS_OR_ADD`), `add` appends
+/// (`APPEND_IF_EXISTS_OR_ADD`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderAdd {
+    /// Header name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// Append to an existing value instead of replacing it.
+    pub append: bool,
+}
+
+/// The header changes of a route or weighted cluster, as istiod translates a VirtualService's
+/// `headers` (`TranslateHeadersOperations`): `set` entries (sorted by name) before `add`
+/// entries, pseudo-headers and `host` left out (an authority becomes the host rewrite).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderOps {
+    /// `request_headers_to_add`.
+    pub request_add: Vec<HeaderAdd>,
+    /// `request_headers_to_remove`.
+    pub request_remove: Vec<String>,
+    /// `response_headers_to_add`.
+    pub response_add: Vec<HeaderAdd>,
+    /// `response_headers_to_remove`.
+    pub response_remove: Vec<String>,
+}
+
+impl HeaderOps {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.request_add.is_empty()
+            && self.request_remove.is_empty()
+            && self.response_add.is_empty()
+            && self.response_remove.is_empty()
+    }
+
+    /// These changes followed by `other`'s.
+    pub fn extend(&mut self, other: &HeaderOps) {
+        self.request_add.extend(other.request_add.iter().cloned());
+        self.request_remove
+            .extend(other.request_remove.iter().cloned());
+        self.response_add.extend(other.response_add.iter().cloned());
+        self.response_remove
+            .extend(other.response_remove.iter().cloned());
+    }
 }
 
 /// A URI or authority rewrite (`HTTPRewrite`).
@@ -169,22 +219,74 @@ pub struct Redirect {
 }
 
 impl Redirect {
-    /// The `Location` Envoy answers with for a request.
+    /// The `Location` Envoy answers with for a request: `Http::Utility::newUri` (Envoy
+    /// `source/common/http/utility.cc`) over the `RedirectAction` istiod builds
+    /// (`ApplyRedirect`; Istio never sets `strip_query`, `https_redirect` or `prefix_rewrite`
+    /// for a VirtualService).
+    ///
+    /// - scheme: `scheme_redirect`, else the request's;
+    /// - port: `:PORT` whenever `port_redirect` is set, even the scheme's default;
+    /// - host: `host_redirect`, else the request's authority, whose port is dropped when a port
+    ///   is redirected, or when the scheme changes and the port is the default of the request's
+    ///   `x-forwarded-proto` (`processRequestHost`);
+    /// - path: `path_redirect` plus the request's query unless `path_redirect` has its own
+    ///   `?`, else the request's path and query; a `/` is put in front when missing.
+    ///
+    /// ```
+    /// use meshsim::route::{Redirect, Request};
+    /// let r = Redirect { status: 301, scheme: None, authority: None, port: None, uri: Some("/new".into()) };
+    /// assert_eq!(r.location(&Request::get("web:80").with_path("/old?x=1")), "http://web:80/new?x=1");
+    /// ```
     pub fn location(&self, req: &super::Request) -> String {
-        let scheme = self.scheme.clone().unwrap_or_else(|| req.scheme.clone());
-        let host = self
-            .authority
-            .clone()
-            .unwrap_or_else(|| super::strip_port(&req.authority).to_string());
-        let port = self
-            .port
-            .filter(|&p| !((p == 80 && scheme == "http") || (p == 443 && scheme == "https")));
-        let path = self.uri.clone().unwrap_or_else(|| req.path.clone());
-        match port {
-            Some(p) => format!("{scheme}://{host}:{p}{path}"),
-            None => format!("{scheme}://{host}{path}"),
+        let scheme = self.scheme.as_deref().unwrap_or(&req.scheme);
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let host = match &self.authority {
+            Some(a) => a.as_str(),
+            None => request_host(req, scheme, self.port.is_some()),
+        };
+        let mut path = match self.uri.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) if u.contains('?') => u.to_string(),
+            Some(u) => match req.path.find('?') {
+                Some(q) => format!("{u}{}", &req.path[q..]),
+                None => u.to_string(),
+            },
+            None => req.path.clone(),
+        };
+        if !path.starts_with('/') {
+            path.insert(0, '/');
         }
+        format!("{scheme}://{host}{port}{path}")
     }
+}
+
+/// Envoy's `processRequestHost`: the request's authority, without its port when a port is
+/// redirected, or when the scheme changes from the request's `x-forwarded-proto` (which the
+/// sidecar sets to the downstream scheme when the client sent none) and the port is that
+/// protocol's default.
+fn request_host<'a>(req: &'a super::Request, new_scheme: &str, new_port: bool) -> &'a str {
+    let authority = req.authority.as_str();
+    if authority.is_empty() {
+        return authority;
+    }
+    let port_at = if authority.starts_with('[') {
+        authority.rfind("]:").map(|i| i + 1)
+    } else {
+        authority.rfind(':')
+    };
+    let Some(at) = port_at else {
+        return authority;
+    };
+    let request_port = &authority[at..];
+    let forwarded_proto = req
+        .header_values("x-forwarded-proto")
+        .next()
+        .unwrap_or(&req.scheme);
+    let mut remove = new_port;
+    if new_scheme != forwarded_proto {
+        remove |= forwarded_proto.eq_ignore_ascii_case("https") && request_port == ":443";
+        remove |= forwarded_proto.eq_ignore_ascii_case("http") && request_port == ":80";
+    }
+    if remove { &authority[..at] } else { authority }
 }
 
 /// A `request_mirror_policies` entry.
@@ -222,6 +324,8 @@ pub struct Forward {
     pub host_rewrite: Option<String>,
     /// URI rewrite.
     pub rewrite: Option<Rewrite>,
+    /// Header changes on the route (the rule's, then a lone destination's).
+    pub headers: HeaderOps,
 }
 
 impl Forward {
@@ -254,9 +358,10 @@ impl Forward {
     ///
     /// ```
     /// # use meshsim::route::{Forward, WeightedTarget, Target};
-    /// # let t = |n: &str, w| WeightedTarget { weight: w, index: 0, target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
+    /// # let t = |n: &str, w| WeightedTarget { weight: w, index: 0, headers: Default::default(), target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
     /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
-    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None, rewrite: None };
+    ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None, rewrite: None,
+    ///                   headers: Default::default() };
     /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.
     /// assert_eq!(f.pick(115).0, 0);
     /// assert_eq!(f.pick(445).0, 1);

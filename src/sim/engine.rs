@@ -6,7 +6,7 @@ use super::upstream::{Flight, Upstream, forward_trace};
 use crate::common::rng::{EntropySource, RequestEntropy, SimRng};
 use crate::compile::{CompiledMesh, IstioVersion, Proxy, resolve_gateway_name};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::lb::hash::{Connection, generate_hash};
+use crate::lb::hash::{Connection, generate_hash, needs_connection};
 use crate::lb::{LbPolicy, LoadBalancer, PickContext};
 use crate::model::Mesh;
 use crate::route::{Action, Request, RouteTable, Target, VirtualHostSource};
@@ -479,7 +479,11 @@ impl<'m> Simulator<'m> {
         d.rewrite_authority = fwd.host_rewrite.clone();
 
         let mut rng = e.aux_rng();
-        let conn = self.connection(req, target, &mut rng);
+        let conn = if needs_connection(&fwd.hash_policy, req) {
+            self.connection(req, target, &mut rng)
+        } else {
+            Connection::default()
+        };
         let rh = generate_hash(&fwd.hash_policy, req, &conn);
         if t.enabled() && !fwd.hash_policy.is_empty() {
             t.event(TraceEvent::Hash(match (&rh.key, rh.hash) {
@@ -657,6 +661,11 @@ impl<'m> Simulator<'m> {
         Routed::Flight(Box::new(flight), start)
     }
 
+    /// The downstream connection a request arrives on: from the pod it names (`source.ip`, or
+    /// the first pod whose labels match `source.labels`), else from the default client
+    /// ([`DEFAULT_CLIENT_IP`]): every request through a sidecar comes over some connection,
+    /// so Envoy always has addresses to hash. Each request is a new connection, from a port
+    /// the client's kernel picks (drawn from `rng`), to the service's address.
     pub(super) fn connection(
         &self,
         req: &Request,
@@ -677,10 +686,7 @@ impl<'m> Simulator<'m> {
                     .flatten()
             })
         });
-        let Some(ip) = ip else {
-            return Connection::default();
-        };
-        // The client's ephemeral port is chosen by its kernel: random, as far as anyone knows.
+        let ip = ip.unwrap_or_else(|| DEFAULT_CLIENT_IP.to_string());
         let port = 32768 + rng.below(28232);
         let vip = crate::lb::hash::xx(target.host.as_bytes());
         Connection {
@@ -694,6 +700,11 @@ impl<'m> Simulator<'m> {
         }
     }
 }
+
+/// The address of the client a request comes from when it names no source (and no pod matches
+/// its labels): outside the 10.0.0.0/8 range meshsim gives pods, so it is never mistaken for
+/// one.
+pub const DEFAULT_CLIENT_IP: &str = "172.16.0.1";
 
 /// Envoy's `shadowAppendedHost`: `-shadow` before the port.
 pub fn shadow_host(authority: &str) -> String {

@@ -18,7 +18,7 @@ mod summary;
 mod upstream;
 
 pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut, RuleRef, short_host};
-pub use engine::{SimOptions, Simulator};
+pub use engine::{DEFAULT_CLIENT_IP, SimOptions, Simulator};
 pub use latency::Latencies;
 pub use stream::{RequestSource, Stream};
 pub use summary::{Count, Summary};

@@ -579,8 +579,13 @@ impl Upstream {
             let st = &mut self.clusters[c];
             if st.outlier[host].record(r.client_status(), cfg) {
                 let ejected = st.outlier.iter().filter(|o| o.ejected_at.is_some()).count();
-                if may_eject(ejected, cluster.hosts.len(), cfg) {
-                    st.outlier[host].eject(now);
+                if !may_eject(ejected, cluster.hosts.len(), cfg) {
+                    st.outlier[host].refused(cfg);
+                    if let Some(f) = self.flights[id].as_mut() {
+                        f.note(|| TraceEvent::Note(format!("outlier detection does not eject {address} ({workload}): {} of {} hosts out would exceed maxEjectionPercent {}% (Envoy counts ejections_overflow)", ejected + 1, cluster.hosts.len(), cfg.max_ejection_percent)));
+                    }
+                } else {
+                    st.outlier[host].eject(now, cfg);
                     st.rebuild(cluster);
                     let due = st.outlier[host].back_at(cfg).unwrap_or(now);
                     let iv = cfg.interval.nanos.max(1);
@@ -697,7 +702,7 @@ impl Upstream {
         let mut changed = false;
         for o in st.outlier.iter_mut() {
             if o.due_back(now, cfg) {
-                o.ejected_at = None;
+                o.uneject(now);
                 changed = true;
             }
         }

@@ -83,6 +83,20 @@ pub struct Connection {
     pub local: Option<String>,
 }
 
+/// Whether evaluating `policies` for `req` reads the downstream connection: a source-IP hash,
+/// or a cookie with a `ttl` that the request lacks (Envoy generates it from the connection's
+/// addresses). Only then does the simulator open one.
+pub fn needs_connection(policies: &[HashPolicy], req: &Request) -> bool {
+    policies.iter().any(|p| match p {
+        HashPolicy::SourceIp => true,
+        HashPolicy::Cookie {
+            ttl_seconds: Some(_),
+            ..
+        } => own_hash(p, req).is_none(),
+        _ => false,
+    })
+}
+
 /// Evaluates hash policies as Envoy's `HashPolicyImpl::generateHash` does: each policy that
 /// yields a hash is combined as `rotl(h, 1) ^ new` (the first is taken as is).
 pub fn generate_hash(policies: &[HashPolicy], req: &Request, conn: &Connection) -> RequestHash {

@@ -3,7 +3,7 @@
 
 use crate::common::rng::{EntropySource, RequestEntropy};
 use crate::compile::CompiledMesh;
-use crate::lb::hash::{generate_hash, request_hash};
+use crate::lb::hash::{generate_hash, needs_connection, request_hash};
 use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext};
 use crate::route::{Action, Request, RouteTable, Source, split_authority};
 use crate::sim::Simulator;
@@ -300,11 +300,10 @@ impl<'a, 'm> Worker<'a, 'm> {
         let (ti, _) = fwd.pick(e.stream_id);
         let target = &fwd.clusters[ti].target;
         // The engine draws from the request's own generator in this order: the client's
-        // ephemeral port (only when the request has a source address), then two values per
-        // mirrored copy. Without a source nothing else is drawn, so the generator is made only
-        // when a mirror needs it.
+        // ephemeral port (only when a hash policy reads the connection), then two values per
+        // mirrored copy. The generator is made only when one of them needs it.
         let mut rng = None;
-        let hash = if req.source.is_some() {
+        let hash = if needs_connection(&fwd.hash_policy, req) {
             let r = rng.insert(e.aux_rng());
             let conn = self.sim.connection(req, target, r);
             generate_hash(&fwd.hash_policy, req, &conn).hash
