@@ -8,6 +8,11 @@
 #[path = "conformance/harness.rs"]
 mod harness;
 
+#[path = "conformance/exported.rs"]
+mod exported;
+#[path = "conformance/redirects.rs"]
+mod redirects;
+
 use harness::*;
 use meshsim::Mesh;
 use meshsim::compile::Proxy;
@@ -39,6 +44,24 @@ struct Fixture {
     log: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
     _envoy: Envoy,
     client: Client,
+    /// Envoy's admin port (loopback).
+    admin: u16,
+}
+
+impl Fixture {
+    /// One counter or gauge from Envoy's admin `/stats`, 0 when absent.
+    fn stat(&self, name: &str) -> u64 {
+        admin_get(self.admin, "/stats")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(": ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
 }
 
 fn start(bin: &std::path::PathBuf, sim: &Simulator<'_>) -> Fixture {
@@ -79,6 +102,7 @@ fn start(bin: &std::path::PathBuf, sim: &Simulator<'_>) -> Fixture {
         _upstreams: upstreams,
         _envoy: envoy,
         client: Client::new(listener),
+        admin,
     }
 }
 
@@ -590,23 +614,12 @@ fn every_shipped_policy_exports_a_config_envoy_accepts() {
                 ("127.0.0.1", free_port()),
                 ("127.0.0.1", free_port()),
             );
-            let file = std::env::temp_dir().join(format!(
-                "meshsim-validate-{}-{version}.json",
-                std::process::id()
-            ));
-            std::fs::write(&file, serde_json::to_vec(&boot).unwrap()).unwrap();
-            let out = std::process::Command::new(&bin)
-                .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-                .arg(&file)
-                .output()
-                .unwrap();
-            let _ = std::fs::remove_file(&file);
-            assert!(
-                out.status.success(),
-                "{} (Istio {version}): envoy rejected the export:\n{}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            if let Err(e) = envoy_validates(&bin, &boot, version) {
+                panic!(
+                    "{} (Istio {version}): envoy rejected the export:\n{e}",
+                    dir.display()
+                );
+            }
         }
     }
 }
@@ -674,14 +687,50 @@ fn generated_hash_cookie_is_what_envoy_hashes() {
 
 // ===== retries, timeouts and faults against misbehaving endpoints =====
 
-fn resilient_scenario(s: u8, replicas: usize, annotations: &str, rule: &str) -> String {
-    let mut y = String::new();
-    for i in 0..replicas {
-        y += &format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}, annotations: {{{annotations}}}}}\nstatus: {{podIP: 127.0.{s}.{}}}\n---\n",
-            i + 1
-        );
+/// Pods `web-i` (label `app=web`) at 127.0.S.(i+1), each with its annotations.
+fn annotated_pods(s: u8, annotations: &[&str]) -> String {
+    annotations
+        .iter()
+        .enumerate()
+        .map(|(i, ann)| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}, annotations: {{{ann}}}}}\nstatus: {{podIP: 127.0.{s}.{}}}\n---\n",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// Runs `envoy --mode validate` on a bootstrap: Envoy's own verdict on an export.
+fn envoy_validates(
+    bin: &std::path::Path,
+    boot: &serde_json::Value,
+    tag: &str,
+) -> Result<(), String> {
+    let file = std::env::temp_dir().join(format!(
+        "meshsim-validate-{}-{tag}.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, serde_json::to_vec(boot).unwrap()).unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
+}
+
+fn resilient_scenario(s: u8, replicas: usize, annotations: &str, rule: &str) -> String {
+    let mut y = annotated_pods(s, &vec![annotations; replicas]);
     y += &service("web", "web");
     y += &format!(
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: web}}\nspec:\n  hosts: [web]\n  http:\n  - route: [{{destination: {{host: web}}}}]\n{rule}\n"
@@ -863,13 +912,7 @@ fn fault_abort_and_delay_percentages() {
 #[test]
 fn previous_hosts_on_retry_like_envoy() {
     let Some(bin) = envoy_or_skip() else { return };
-    let mut y = String::new();
-    for (i, ann) in ["meshsim.io/fail-rate: \"1\"", "", ""].iter().enumerate() {
-        y += &format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}, annotations: {{{ann}}}}}\nstatus: {{podIP: 127.0.18.{}}}\n---\n",
-            i + 1
-        );
-    }
+    let mut y = annotated_pods(18, &["meshsim.io/fail-rate: \"1\"", "", ""]);
     y += &service("web", "web");
     y += "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web}}]\n    retries: {attempts: 1, retryOn: 5xx}\n";
     let port = free_port();

@@ -200,3 +200,44 @@ fn source_ip_hashing_sticks_one_client_to_one_pod() {
     }
     assert!(per_client.len() > 1, "different clients spread over pods");
 }
+
+/// Every request through a sidecar arrives over a connection: one that names no source comes
+/// from the default client, so a cookie with a ttl is generated for it (and its endpoint is the
+/// one the cookie hashes to), and source-IP hashing sends all such requests to one pod.
+#[test]
+fn requests_without_a_source_come_from_the_default_client() {
+    let dr = format!(
+        "{DR_HEAD}  trafficPolicy: {{loadBalancer: {{consistentHash: {{httpCookie: {{name: sid, path: /app, ttl: 600s}}}}}}}}\n"
+    );
+    let mesh = Mesh::from_yaml_str(&format!("{WORKLOADS}---\n{dr}"), "lb.yaml").unwrap();
+    let mut sim = Simulator::new(&mesh).unwrap();
+    let mut spread = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        let d = sim.decide(&Request::get("web"));
+        let set = d.set_cookie.clone().expect("the cookie is generated");
+        let value = set.split('"').nth(1).unwrap().to_string();
+        assert_eq!(
+            set,
+            format!("sid=\"{value}\"; Max-Age=600; Path=/app; HttpOnly")
+        );
+        let back = Request::get("web").with_header("cookie", &format!("sid={value}"));
+        assert_eq!(sim.decide(&back).endpoint, d.endpoint);
+        spread.insert(d.endpoint);
+    }
+    assert!(spread.len() > 1, "each request is a new connection");
+    let dr = format!(
+        "{DR_HEAD}  trafficPolicy: {{loadBalancer: {{consistentHash: {{useSourceIp: true}}}}}}\n"
+    );
+    let mesh = Mesh::from_yaml_str(&format!("{WORKLOADS}---\n{dr}"), "lb.yaml").unwrap();
+    let mut sim = Simulator::new(&mesh).unwrap();
+    let one: std::collections::BTreeSet<_> = (0..50)
+        .map(|_| sim.decide(&Request::get("web")).endpoint)
+        .collect();
+    assert_eq!(one.len(), 1, "{one:?}");
+    let mut from_default = Request::get("web");
+    from_default.source = Some(meshsim::route::Source {
+        ip: Some(meshsim::sim::DEFAULT_CLIENT_IP.into()),
+        ..Default::default()
+    });
+    assert_eq!(Some(&sim.decide(&from_default).endpoint), one.iter().next());
+}

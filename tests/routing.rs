@@ -638,3 +638,105 @@ fn endpoint_shares_have_expectations_for_non_hash_balancers() {
         );
     }
 }
+
+/// Redirect `Location`s by the rules of Envoy's `Http::Utility::newUri` over istiod's
+/// `ApplyRedirect` (the conformance suite checks the same forms against Envoy 1.40).
+#[test]
+fn redirect_locations_keep_the_query_and_follow_envoys_port_rules() {
+    let rules = [
+        ("/uri", "{uri: /new}"),
+        ("/own", "{uri: \"/new?y=2\"}"),
+        ("/https", "{scheme: https}"),
+        ("/port-80", "{port: 80}"),
+        ("/port", "{port: 8443}"),
+        ("/req-port", "{derivePort: FROM_REQUEST_PORT}"),
+        ("/c307", "{uri: /t, redirectCode: 307}"),
+    ];
+    let mut http = String::new();
+    for (p, r) in rules {
+        http += &format!("  - match: [{{uri: {{prefix: {p}}}}}]\n    redirect: {r}\n");
+    }
+    http += "  - route: [{destination: {host: web}}]\n";
+    let m = mesh_with(&vs(&http));
+    let loc = |authority: &str, path: &str, version: &str| {
+        let mut sim = Simulator::with_options(
+            &m,
+            SimOptions {
+                version: version.parse().unwrap(),
+                seed: 1,
+            },
+        )
+        .unwrap();
+        let d = sim.decide(&Request::get(authority).with_path(path));
+        (d.status, d.redirect.unwrap_or_default())
+    };
+    let l = |a, p| loc(a, p, "1.31");
+    // The request's query is kept unless the uri has its own.
+    assert_eq!(l("web", "/uri?x=1"), (301, "http://web/new?x=1".into()));
+    assert_eq!(l("web", "/own?x=1"), (301, "http://web/new?y=2".into()));
+    // The authority's port stays, unless the scheme changes from its default port or a port
+    // is redirected.
+    assert_eq!(l("web:80", "/uri"), (301, "http://web:80/new".into()));
+    assert_eq!(l("web:80", "/https"), (301, "https://web/https".into()));
+    assert_eq!(l("web:80", "/port"), (301, "http://web:8443/port".into()));
+    // istiod drops an explicit :80 under http (and the request's port stays).
+    assert_eq!(
+        l("web:80", "/port-80"),
+        (301, "http://web:80/port-80".into())
+    );
+    assert_eq!(l("web", "/req-port"), (301, "http://web/req-port".into()));
+    // Before 1.18 istiod kept it.
+    assert_eq!(
+        loc("web", "/req-port", "1.17"),
+        (301, "http://web:80/req-port".into())
+    );
+    assert_eq!(l("web", "/c307?q"), (307, "http://web/t?q".into()));
+}
+
+/// A VirtualService's `headers` as istiod translates them (`TranslateHeadersOperations`):
+/// sets before adds, sorted by name, pseudo-headers and `host` dropped (the authority becomes
+/// the host rewrite), a lone destination's changes after the rule's.
+#[test]
+fn header_changes_translate_as_istiod() {
+    use meshsim::compile::Proxy;
+    use meshsim::route::{Action, HeaderAdd};
+    let m = mesh_with(&vs(
+        "  - headers:\n      request:\n        set: {x-b: '2', x-a: '1', ':authority': new-host}\n        add: {x-c: '3', host: ignored}\n        remove: [x-gone, ':path']\n      response: {set: {x-r: r}, remove: [server]}\n    route:\n    - destination: {host: web, subset: v1}\n      headers: {request: {set: {x-dest: v1}}, response: {add: {x-rd: d}}}\n",
+    ));
+    let sim = Simulator::new(&m).unwrap();
+    let proxy = Proxy::Sidecar {
+        namespace: "default".into(),
+        labels: Default::default(),
+    };
+    let table = sim.compiled().route_table(&proxy, 80).0.unwrap();
+    let vh = table
+        .virtual_hosts
+        .iter()
+        .find(|v| v.domains.iter().any(|d| d == "web"))
+        .unwrap();
+    let Action::Forward(f) = &vh.routes[0].action else {
+        panic!("a forward")
+    };
+    let add = |n: &str, v: &str, append| HeaderAdd {
+        name: n.into(),
+        value: v.into(),
+        append,
+    };
+    assert_eq!(
+        f.headers.request_add,
+        [
+            add("x-a", "1", false),
+            add("x-b", "2", false),
+            add("x-c", "3", true),
+            add("x-dest", "v1", false)
+        ]
+    );
+    assert_eq!(f.headers.request_remove, ["x-gone"]);
+    assert_eq!(
+        f.headers.response_add,
+        [add("x-r", "r", false), add("x-rd", "d", true)]
+    );
+    assert_eq!(f.headers.response_remove, ["server"]);
+    assert_eq!(f.host_rewrite.as_deref(), Some("new-host"));
+    assert!(f.clusters[0].headers.is_empty(), "moved to the route");
+}

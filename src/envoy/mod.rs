@@ -301,6 +301,12 @@ pub fn bootstrap(
     let mut all_clusters = clusters(compiled);
     all_clusters.push(sds_grpc());
     json!({
+        // Istio's node identity form (`sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local`);
+        // Envoy requires one for SDS secrets.
+        "node": {
+            "id": format!("sidecar~{}~meshsim.default~default.svc.cluster.local", listen.0),
+            "cluster": "meshsim.default",
+        },
         "admin": {"address": {"socket_address": {"address": admin.0, "port_value": admin.1}}},
         "static_resources": {
             "listeners": [{

@@ -41,6 +41,8 @@ pub struct Received {
     pub upstream: String,
     /// Host header.
     pub host: String,
+    /// Every header, lowercase names, in arrival order.
+    pub headers: Vec<(String, String)>,
 }
 
 /// How a fake endpoint behaves: meshsim's own description (from the scenario's annotations),
@@ -118,7 +120,7 @@ fn serve(
     b: &Behaviour,
     rng: &Mutex<meshsim::common::rng::SimRng>,
 ) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut w = match conn.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -133,6 +135,7 @@ fn serve(
         let mut host = String::new();
         let mut attempt = String::new();
         let mut len = 0usize;
+        let mut headers = Vec::new();
         loop {
             let mut h = String::new();
             if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -143,6 +146,7 @@ fn serve(
                 break;
             }
             if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                 match k.trim().to_ascii_lowercase().as_str() {
                     "host" => host = v.trim().to_string(),
                     "x-envoy-attempt-count" => attempt = v.trim().to_string(),
@@ -158,6 +162,7 @@ fn serve(
         log.lock().unwrap().push(Received {
             upstream: me.to_string(),
             host,
+            headers,
         });
         use meshsim::resilience::endpoint::Failure;
         let (fails, delay) = {
@@ -172,7 +177,7 @@ fn serve(
             (fails, d.sample(&mut r))
         };
         if delay > 0 {
-            std::thread::sleep(Duration::from_nanos(delay.min(10_000_000_000)));
+            std::thread::sleep(Duration::from_nanos(delay.min(20_000_000_000)));
         }
         let status = match (fails, b.failure) {
             (false, _) => 200,
@@ -308,7 +313,7 @@ impl Client {
             if self.conn.is_none() {
                 let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
                     .expect("connect to envoy");
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
                 self.conn = Some(BufReader::new(s));
             }
             match self.try_send(req) {
@@ -394,4 +399,43 @@ pub fn chi_square_critical_001(df: usize) -> f64 {
         10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877, 29.588,
     ];
     T[df.clamp(1, 10) - 1]
+}
+
+/// GET `path` from Envoy's admin interface on loopback: the body, de-chunked (admin streams
+/// `/stats` with chunked encoding). Bounded by a 10 s read timeout.
+pub fn admin_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(5),
+    )
+    .expect("connect to envoy's admin");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return String::new();
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return body.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
 }
