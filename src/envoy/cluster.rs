@@ -119,8 +119,8 @@ fn outlier_detection(o: &OutlierDetection) -> (Value, Value) {
 fn transport_socket(c: &Cluster, tls: &ClientTlsSettings) -> Option<Value> {
     let mode = tls.mode.as_deref().unwrap_or("DISABLE");
     let sds = |name: &str| -> Value {
-        if let Some(n) = name.strip_prefix("kubernetes://") {
-            json!({"name": format!("kubernetes://{n}"), "sds_config": {"ads": {}, "resource_api_version": "V3"}})
+        if name.starts_with("kubernetes://") {
+            json!({"name": name, "sds_config": {"ads": {}, "resource_api_version": "V3"}})
         } else {
             json!({"name": name, "sds_config": {"api_config_source": {
                 "api_type": "GRPC", "transport_api_version": "V3",
@@ -139,7 +139,7 @@ fn transport_socket(c: &Cluster, tls: &ClientTlsSettings) -> Option<Value> {
         "tls_minimum_protocol_version": "TLSv1_2",
         "tls_maximum_protocol_version": "TLSv1_3",
     }});
-    let mut ctx = serde_json::Map::new();
+    let mut typed = json!({"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"});
     match mode {
         "ISTIO_MUTUAL" => {
             common["tls_certificate_sds_secret_configs"] = json!([sds("default")]);
@@ -156,7 +156,7 @@ fn transport_socket(c: &Cluster, tls: &ClientTlsSettings) -> Option<Value> {
                     c.host
                 )
             });
-            ctx.insert("sni".into(), json!(sni));
+            typed["sni"] = json!(sni);
         }
         "SIMPLE" | "MUTUAL" => {
             if mode == "MUTUAL" {
@@ -193,16 +193,12 @@ fn transport_socket(c: &Cluster, tls: &ClientTlsSettings) -> Option<Value> {
                 });
             }
             if let Some(sni) = &tls.sni {
-                ctx.insert("sni".into(), json!(sni));
+                typed["sni"] = json!(sni);
             }
         }
         _ => return None,
     }
-    ctx.insert("common_tls_context".into(), common);
-    let mut typed = json!({"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"});
-    for (k, v) in ctx {
-        typed[k] = v;
-    }
+    typed["common_tls_context"] = common;
     Some(json!({"name": "envoy.transport_sockets.tls", "typed_config": typed}))
 }
 

@@ -115,8 +115,9 @@ pub struct HostOutlier {
 }
 
 impl HostOutlier {
-    /// Records a result (as an HTTP status); returns true if the host just reached a threshold,
-    /// which is when Envoy's monitor reports it (`++consecutive == threshold`).
+    /// Records a result (as an HTTP status); returns true if the host is in service and at a
+    /// threshold. Envoy's monitor reports at `++consecutive == threshold`; since the counter is
+    /// reset after every ejection attempt (`eject`, `refused`), `>=` reports the same results.
     pub fn record(&mut self, status: u16, cfg: &OutlierConfig) -> bool {
         if (500..=599).contains(&status) {
             self.consecutive_5xx = self.consecutive_5xx.saturating_add(1);

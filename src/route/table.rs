@@ -262,7 +262,8 @@ impl Redirect {
 /// Envoy's `processRequestHost`: the request's authority, without its port when a port is
 /// redirected, or when the scheme changes from the request's `x-forwarded-proto` (which the
 /// sidecar sets to the downstream scheme when the client sent none) and the port is that
-/// protocol's default.
+/// protocol's default. Envoy splits at the last `:` whatever follows it (`]:` for IPv6), which
+/// `split_authority` does not (it keeps a non-numeric suffix), so the split is Envoy's own here.
 fn request_host<'a>(req: &'a super::Request, new_scheme: &str, new_port: bool) -> &'a str {
     let authority = req.authority.as_str();
     if authority.is_empty() {
