@@ -55,6 +55,19 @@ fn outlier_ejection_respects_max_ejection_percent_like_envoy() {
             .sum();
         for _ in 0..n {
             fx.client.send(&Request::get("web"));
+            // Envoy ejects on its main thread, posted there after the worker saw the response,
+            // and the worker learns of it later still. meshsim's ejection takes effect at once;
+            // give Envoy's a moment to land after each answer from the failing pod (a CI run
+            // under load once saw a fourth try slip through before it did).
+            if fx
+                .log
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|r| r.upstream == bad)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
         }
         let theirs = fx
             .log
