@@ -1,6 +1,7 @@
 //! Consistent hashing on the User header: each user sticks to one pod.
 //! `cargo run --example lb_header_hash`
 
+use meshsim::report::explain::lb_text;
 use meshsim::{Mesh, route::Request, sim::Simulator};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -11,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "user {user:<6} → {} ({})",
             d.workload.unwrap_or_default(),
-            d.lb.unwrap_or_default()
+            d.lb.as_ref().map(lb_text).unwrap_or_default()
         );
     }
     Ok(())

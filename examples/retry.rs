@@ -1,6 +1,7 @@
 //! The tutorial's retry lesson: a backend that hangs 5 s and crashes with 50% probability, and a
 //! retry policy without retryOn. `cargo run --example retry`
 
+use meshsim::report::explain::events_text;
 use meshsim::{Mesh, route::Request, sim::Simulator};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,9 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (d, trace) = sim.explain(&Request::get("retry-service").with_path("/?failRate=100"));
     println!("a request that hits a hanging pod:");
-    for e in &trace.0 {
-        println!("  {e}");
-    }
+    print!("{}", events_text(&trace.0, "  "));
     println!("  → {} {}", d.status, d.flags);
     Ok(())
 }

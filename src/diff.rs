@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::report::explain_text;
 use crate::route::Request;
 use crate::sim::{Decision, Latencies, Simulator};
+use crate::trace::Trace;
 
 /// Requests traced for examples: beyond them, examples come only from earlier requests, so a
 /// long stream is not slowed down by tracing.
@@ -30,7 +30,7 @@ pub const TRACE_LIMIT: u64 = 100_000;
 
 /// Runs `stream` through both simulators, request by request, and returns the difference.
 /// Give both simulators the same seed: request `i` then draws the same random values on both
-/// sides. Examples carry the `explain` text of both sides.
+/// sides. Examples carry the `explain` events of both sides.
 pub fn compare<R: Borrow<Request>>(
     before: &mut Simulator<'_>,
     after: &mut Simulator<'_>,
@@ -42,8 +42,7 @@ pub fn compare<R: Borrow<Request>>(
         if (i as u64) < TRACE_LIMIT && diff.wants_example() {
             let (b, tb) = before.explain(req);
             let (a, ta) = after.explain(req);
-            let traces = (explain_text(req, &b, &tb), explain_text(req, &a, &ta));
-            diff.record(req, &b, &a, Some(traces));
+            diff.record(req, &b, &a, Some((tb, ta)));
         } else {
             let (b, a) = (before.decide(req), after.decide(req));
             diff.record(req, &b, &a, None);
@@ -123,8 +122,8 @@ pub struct Example {
     pub before: Decision,
     /// After.
     pub after: Decision,
-    /// `explain` text of both sides.
-    pub traces: Option<(String, String)>,
+    /// The `explain` events of both sides (rendered by [`crate::report::explain`]).
+    pub traces: Option<(Trace, Trace)>,
 }
 
 /// One side's counts.
@@ -252,13 +251,13 @@ impl Diff {
         })
     }
 
-    /// Adds one request's two decisions (and their `explain` texts, when traced).
+    /// Adds one request's two decisions (and their `explain` events, when traced).
     pub fn record(
         &mut self,
         req: &Request,
         before: &Decision,
         after: &Decision,
-        traces: Option<(String, String)>,
+        traces: Option<(Trace, Trace)>,
     ) {
         let index = self.requests;
         self.requests += 1;

@@ -7,7 +7,7 @@
 //! (weighted) random-like choice, as in Envoy.
 
 use super::edf::EdfScheduler;
-use super::{Host, LoadBalancer, Pick, PickContext, PickDetail};
+use super::{Host, LbPick, LoadBalancer, Pick, PickContext};
 
 /// Least request over a fixed host list.
 #[derive(Clone, Debug)]
@@ -50,7 +50,7 @@ impl LoadBalancer for LeastRequest {
             let host = edf.pick_and_add(|i| w[i] / (active(i) as f64 + 1.0))?;
             return Some(Pick {
                 host,
-                detail: PickDetail::WeightedLeastRequest,
+                detail: LbPick::WeightedLeastRequest,
             });
         }
         let n = self.n as u64;
@@ -63,9 +63,11 @@ impl LoadBalancer for LeastRequest {
         };
         Some(Pick {
             host,
-            detail: PickDetail::LeastRequest {
-                first: (first, active(first)),
-                second: (second, active(second)),
+            detail: LbPick::LeastRequest {
+                first,
+                first_active: active(first),
+                second,
+                second_active: active(second),
             },
         })
     }

@@ -90,40 +90,9 @@ pub struct PickContext<'a> {
     pub attempt: u32,
 }
 
-/// The detail of a pick, for `explain`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PickDetail {
-    /// Round robin at this position of the rotation.
-    RoundRobin {
-        /// Rotation index used.
-        index: u64,
-    },
-    /// Weighted round robin through the EDF scheduler.
-    WeightedRoundRobin,
-    /// Random: `random % hosts`.
-    Random {
-        /// The random value.
-        value: u64,
-    },
-    /// Least request: the two candidates and their active counts.
-    LeastRequest {
-        /// First candidate and its active requests.
-        first: (usize, u32),
-        /// Second candidate and its active requests.
-        second: (usize, u32),
-    },
-    /// Least request with unequal weights (EDF on weight / (active + 1)).
-    WeightedLeastRequest,
-    /// A hash lookup.
-    Hash {
-        /// The request hash, or the random value used when the request had no key.
-        hash: u64,
-        /// Whether the hash came from the request (false: random, as Envoy does).
-        from_request: bool,
-        /// Ring index or maglev table slot.
-        position: u64,
-    },
-}
+/// The detail of a pick, for `explain`: the trace's own type, so a pick is reported as the
+/// balancer made it.
+pub use crate::trace::LbPick;
 
 /// A chosen host.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,7 +100,7 @@ pub struct Pick {
     /// Index into the cluster's hosts.
     pub host: usize,
     /// How it was chosen.
-    pub detail: PickDetail,
+    pub detail: LbPick,
 }
 
 /// The contract every balancer meets. `None` means no host (Envoy: 503, flag UH).

@@ -1,7 +1,7 @@
 //! Envoy's RANDOM (`random/random_lb.cc`): `hosts[random() % n]`. Host weights are ignored, as
 //! in Envoy.
 
-use super::{LoadBalancer, Pick, PickContext, PickDetail};
+use super::{LbPick, LoadBalancer, Pick, PickContext};
 
 /// Uniform random choice.
 #[derive(Clone, Debug)]
@@ -24,7 +24,7 @@ impl LoadBalancer for Random {
         let value = ctx.random[0];
         Some(Pick {
             host: (value % self.n as u64) as usize,
-            detail: PickDetail::Random { value },
+            detail: LbPick::Random { value },
         })
     }
 }

@@ -5,7 +5,7 @@
 //! random number per worker, so its rotation matches ours "up to where it starts".
 
 use super::edf::EdfScheduler;
-use super::{Host, LoadBalancer, Pick, PickContext, PickDetail};
+use super::{Host, LbPick, LoadBalancer, Pick, PickContext};
 
 /// Round robin over a fixed host list.
 #[derive(Clone, Debug)]
@@ -42,14 +42,14 @@ impl LoadBalancer for RoundRobin {
             let host = edf.pick_and_add(|i| w[i])?;
             return Some(Pick {
                 host,
-                detail: PickDetail::WeightedRoundRobin,
+                detail: LbPick::WeightedRoundRobin,
             });
         }
         let index = self.index;
         self.index = self.index.wrapping_add(1);
         Some(Pick {
             host: (index % self.n as u64) as usize,
-            detail: PickDetail::RoundRobin { index },
+            detail: LbPick::RoundRobin { index },
         })
     }
 }

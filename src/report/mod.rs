@@ -1,14 +1,14 @@
 //! Rendering: pure functions from summaries, decisions and traces to text or JSON.
 
+pub mod explain;
 pub mod html;
 mod table;
 pub mod tests;
 
+pub use explain::{explain_json, explain_text};
 pub use table::Table;
 
-use crate::route::Request;
 use crate::sim::{Decision, Summary};
-use crate::trace::Trace;
 use serde_json::{Value, json};
 use std::fmt::Write;
 
@@ -179,50 +179,4 @@ pub fn summary_json(s: &Summary, info: &RunInfo) -> Value {
 /// One decision as a JSON line.
 pub fn decision_json(d: &Decision) -> String {
     serde_json::to_string(d).unwrap_or_default()
-}
-
-/// The readable trace of one request.
-pub fn explain_text(req: &Request, d: &Decision, trace: &Trace) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "request: {req}");
-    for e in &trace.0 {
-        let _ = writeln!(out, "  {e}");
-    }
-    let _ = write!(out, "result: {} {}", d.status, d.flags);
-    if d.route.is_some() {
-        let _ = write!(out, ", route {}", d.route_label());
-    }
-    if d.destination.is_some() {
-        let _ = write!(out, ", {}", d.destination_label());
-    }
-    if let Some(e) = &d.endpoint {
-        let _ = write!(out, ", {e} ({})", d.workload.as_deref().unwrap_or("-"));
-    }
-    if d.passthrough {
-        out.push_str(", passthrough");
-    }
-    if d.attempts.len() > 1 || d.duration > 0 {
-        let ms = |ns: u64| format!("{:.1}ms", ns as f64 / 1e6);
-        let _ = write!(out, ", after {}", ms(d.duration));
-        for (i, a) in d.attempts.iter().enumerate() {
-            let _ = write!(
-                out,
-                "\n  try {}: {} ({}) {} → {}: {}",
-                i + 1,
-                a.endpoint.as_deref().unwrap_or("-"),
-                a.workload.as_deref().unwrap_or("-"),
-                ms(a.start.saturating_sub(d.arrival)),
-                ms(a.end.saturating_sub(d.arrival)),
-                a.outcome
-            );
-        }
-    }
-    for m in &d.mirrors {
-        let _ = write!(out, "\n  mirrored to {} as {}", m.host, m.authority);
-    }
-    if let Some(c) = &d.set_cookie {
-        let _ = write!(out, "\n  Set-Cookie: {c}");
-    }
-    out.push('\n');
-    out
 }

@@ -39,10 +39,12 @@ pub fn text(r: &SuiteResult, colour: bool) -> String {
                 "          first failing request (#{}): {req}",
                 d.index + 1
             );
-            for e in &trace.0 {
-                let _ = writeln!(out, "            {e}");
-            }
-            let _ = writeln!(out, "            result: {} {}", d.status, d.flags);
+            out.push_str(&super::explain::events_text(&trace.0, "            "));
+            let _ = write!(
+                out,
+                "            {}",
+                super::explain::result_text(d, "            ")
+            );
         }
     }
     let _ = writeln!(out, "{} passed, {} failed", r.passed(), r.failed());

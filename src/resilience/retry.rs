@@ -1,6 +1,7 @@
 //! Envoy's route retry policy (`RetryPolicy` in `route_components.proto`), as Istio fills it.
 
 use crate::config::Duration;
+use crate::trace::{RetrySettings, TryOutcome};
 
 /// A route's retry policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,16 @@ impl RetryPolicy {
     /// `retry_on` as Envoy's comma-separated string.
     pub fn retry_on_string(&self) -> String {
         self.retry_on.join(",")
+    }
+
+    /// The policy as trace data.
+    pub fn to_trace(&self) -> RetrySettings {
+        RetrySettings {
+            num_retries: self.num_retries,
+            retry_on: self.retry_on.clone(),
+            retriable_status_codes: self.retriable_status_codes.clone(),
+            per_try_timeout_ns: self.per_try_timeout.map(|d| d.nanos),
+        }
     }
 }
 
@@ -69,6 +80,28 @@ pub enum UpstreamResult {
     Reset,
     /// The per-try timeout fired (`UT`); Envoy resets the try locally.
     PerTryTimeout,
+}
+
+impl From<UpstreamResult> for TryOutcome {
+    fn from(r: UpstreamResult) -> Self {
+        match r {
+            UpstreamResult::Status(code) => TryOutcome::Status { code },
+            UpstreamResult::ConnectFailure => TryOutcome::ConnectFailure,
+            UpstreamResult::Reset => TryOutcome::Reset,
+            UpstreamResult::PerTryTimeout => TryOutcome::PerTryTimeout,
+        }
+    }
+}
+
+impl From<TryOutcome> for UpstreamResult {
+    fn from(o: TryOutcome) -> Self {
+        match o {
+            TryOutcome::Status { code } => UpstreamResult::Status(code),
+            TryOutcome::ConnectFailure => UpstreamResult::ConnectFailure,
+            TryOutcome::Reset => UpstreamResult::Reset,
+            TryOutcome::PerTryTimeout => UpstreamResult::PerTryTimeout,
+        }
+    }
 }
 
 impl UpstreamResult {

@@ -14,6 +14,7 @@
 //!   `treat_missing_header_as_empty` so that an absent header matches `withoutHeaders: {x: {exact: y}}`.
 
 use super::request::Request;
+use crate::trace::{Condition, ConditionMismatch, MatchKind, StringMatch};
 use std::fmt;
 
 /// A value matcher.
@@ -214,11 +215,13 @@ impl HeaderMatcher {
         }
     }
 
-    fn mismatch(&self, req: &Request) -> Mismatch {
-        Mismatch::Header {
-            name: self.name.clone(),
-            value: req.header(&self.name).map(|v| v.into_owned()),
-            matcher: self.matcher.clone(),
+    fn mismatch(&self, req: &Request) -> ConditionMismatch {
+        ConditionMismatch {
+            condition: Condition::Header {
+                name: self.name.clone(),
+            },
+            expected: self.matcher.to_trace(false),
+            found: req.header(&self.name).map(|v| v.into_owned()),
             invert: self.invert,
         }
     }
@@ -264,38 +267,6 @@ enum Failed {
     Query(usize),
 }
 
-/// Why a route did not match: the first condition that failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mismatch {
-    /// The path.
-    Path {
-        /// The request path.
-        path: String,
-        /// The matcher, as text.
-        matcher: String,
-    },
-    /// A header.
-    Header {
-        /// Header name.
-        name: String,
-        /// Its value, if present.
-        value: Option<String>,
-        /// The matcher.
-        matcher: StringMatcher,
-        /// Inverted (`withoutHeaders`).
-        invert: bool,
-    },
-    /// A query parameter.
-    Query {
-        /// Parameter name.
-        name: String,
-        /// Its first value, if present.
-        value: Option<String>,
-        /// The matcher.
-        matcher: StringMatcher,
-    },
-}
-
 impl PartialEq for StringMatcher {
     fn eq(&self, other: &Self) -> bool {
         self.to_string() == other.to_string()
@@ -303,54 +274,19 @@ impl PartialEq for StringMatcher {
 }
 impl Eq for StringMatcher {}
 
-fn describe(value: &str, m: &StringMatcher) -> String {
-    match m {
-        StringMatcher::Exact(e) => format!("{value:?} is not exactly {e:?}"),
-        StringMatcher::Prefix(p) => format!("{value:?} does not start with {p:?}"),
-        StringMatcher::Regex(r) => format!("{value:?} does not fully match regex {}", r.source),
-        StringMatcher::Present => format!("{value:?} is present"),
-    }
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Mismatch::Path { path, matcher } => write!(f, "path {path:?} does not match {matcher}"),
-            Mismatch::Header {
-                name,
-                value: None,
-                invert: false,
-                ..
-            } => write!(f, "header {name} is absent"),
-            Mismatch::Header {
-                name,
-                value: None,
-                invert: true,
-                matcher,
-            } => write!(
-                f,
-                "header {name} is absent, and withoutHeaders {matcher} needs it present"
-            ),
-            Mismatch::Header {
-                name,
-                value: Some(v),
-                matcher,
-                invert: false,
-            } => write!(f, "header {name} {}", describe(v, matcher)),
-            Mismatch::Header {
-                name,
-                value: Some(v),
-                matcher,
-                invert: true,
-            } => write!(f, "header {name} {v:?} matches withoutHeaders {matcher}"),
-            Mismatch::Query {
-                name, value: None, ..
-            } => write!(f, "query parameter {name} is absent"),
-            Mismatch::Query {
-                name,
-                value: Some(v),
-                matcher,
-            } => write!(f, "query parameter {name} {}", describe(v, matcher)),
+impl StringMatcher {
+    /// The matcher as trace data.
+    pub fn to_trace(&self, ignore_case: bool) -> StringMatch {
+        let (kind, value) = match self {
+            StringMatcher::Exact(e) => (MatchKind::Exact, Some(e.clone())),
+            StringMatcher::Prefix(p) => (MatchKind::Prefix, Some(p.clone())),
+            StringMatcher::Regex(r) => (MatchKind::Regex, Some(r.source.clone())),
+            StringMatcher::Present => (MatchKind::Present, None),
+        };
+        StringMatch {
+            kind,
+            value,
+            ignore_case,
         }
     }
 }
@@ -422,29 +358,38 @@ impl RouteMatch {
     }
 
     /// Checks a request; the error says which condition failed first (path, then headers, then
-    /// query, in Envoy's order).
-    pub fn check(&self, req: &Request) -> Result<(), Mismatch> {
+    /// query, in Envoy's order), what it expected and what the request had.
+    pub fn check(&self, req: &Request) -> Result<(), ConditionMismatch> {
         match self.first_failure(req, req.path_only()) {
             None => Ok(()),
-            Some(Failed::Path) => Err(Mismatch::Path {
-                path: req.path.clone(),
-                matcher: match &self.path {
-                    PathMatcher::Prefix(p) => format!("prefix {p:?}"),
-                    PathMatcher::Exact(e) => format!("exact {e:?}"),
-                    PathMatcher::Regex(r) => format!("regex {}", r.source),
-                } + if self.case_sensitive {
-                    ""
-                } else {
-                    " (ignoring case)"
-                },
-            }),
+            Some(Failed::Path) => {
+                let (kind, value) = match &self.path {
+                    PathMatcher::Prefix(p) => (MatchKind::Prefix, p.clone()),
+                    PathMatcher::Exact(e) => (MatchKind::Exact, e.clone()),
+                    PathMatcher::Regex(r) => (MatchKind::Regex, r.source.clone()),
+                };
+                Err(ConditionMismatch {
+                    condition: Condition::Path,
+                    expected: StringMatch {
+                        kind,
+                        value: Some(value),
+                        // Envoy's `case_sensitive` applies to prefix and path, not to `safe_regex`.
+                        ignore_case: !self.case_sensitive && kind != MatchKind::Regex,
+                    },
+                    found: Some(req.path.clone()),
+                    invert: false,
+                })
+            }
             Some(Failed::Header(i)) => Err(self.headers[i].mismatch(req)),
             Some(Failed::Query(i)) => {
                 let q = &self.query[i];
-                Err(Mismatch::Query {
-                    name: q.name.clone(),
-                    value: req.query_param(&q.name).map(str::to_string),
-                    matcher: q.matcher.clone(),
+                Err(ConditionMismatch {
+                    condition: Condition::Query {
+                        name: q.name.clone(),
+                    },
+                    expected: q.matcher.to_trace(false),
+                    found: req.query_param(&q.name).map(str::to_string),
+                    invert: false,
                 })
             }
         }

@@ -5,9 +5,7 @@ mod matcher;
 mod request;
 mod table;
 
-pub use matcher::{
-    HeaderMatcher, Mismatch, PathMatcher, QueryMatcher, Regex, RouteMatch, StringMatcher,
-};
+pub use matcher::{HeaderMatcher, PathMatcher, QueryMatcher, Regex, RouteMatch, StringMatcher};
 pub use request::{Request, Source, split_authority, strip_port};
 pub use table::{
     Action, DomainMatch, Forward, HeaderAdd, HeaderOps, MirrorPolicy, Redirect, Rewrite, Route,

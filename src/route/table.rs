@@ -399,6 +399,16 @@ pub enum DomainMatch {
     Any,
 }
 
+impl DomainMatch {
+    /// The domain as the virtual host lists it (`*` for any).
+    pub fn domain(&self) -> &str {
+        match self {
+            DomainMatch::Exact(d) | DomainMatch::Suffix(d) | DomainMatch::Prefix(d) => d,
+            DomainMatch::Any => "*",
+        }
+    }
+}
+
 impl fmt::Display for DomainMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

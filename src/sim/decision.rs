@@ -154,6 +154,18 @@ pub struct MirrorOut {
     pub workload: Option<String>,
 }
 
+/// How the balancer chose the first try's endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbChoice {
+    /// The cluster's policy (`ROUND_ROBIN`, `RING_HASH`, ...).
+    pub policy: String,
+    /// How it chose.
+    pub pick: crate::trace::LbPick,
+    /// How many endpoints it chose among.
+    pub healthy: usize,
+}
+
 /// The decision for one request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Decision {
@@ -208,7 +220,7 @@ pub struct Decision {
     /// How the load balancer chose the first try's endpoint (policy detail: rotation
     /// position, random value, hash and ring position or table slot).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lb: Option<String>,
+    pub lb: Option<LbChoice>,
     /// The hash key, when a hash policy applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_key: Option<String>,

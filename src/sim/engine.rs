@@ -1,16 +1,15 @@
 //! The decision engine.
 
-use super::decision::{Attempt, Decision, Flags, MirrorOut};
+use super::decision::Decision;
 use super::summary::Summary;
 use super::upstream::{Flight, Upstream, forward_trace};
 use crate::common::rng::{EntropySource, RequestEntropy, SimRng};
 use crate::compile::{CompiledMesh, IstioVersion, Proxy, resolve_gateway_name};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::lb::hash::{Connection, generate_hash, needs_connection};
-use crate::lb::{LbPolicy, LoadBalancer, PickContext};
+use crate::lb::hash::Connection;
 use crate::model::Mesh;
-use crate::route::{Action, Request, RouteTable, Target, VirtualHostSource};
-use crate::trace::{NoTrace, Trace, TraceEvent, Tracer};
+use crate::route::{Request, RouteTable, Target};
+use crate::trace::{NoTrace, Trace, Tracer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -47,7 +46,7 @@ pub struct Simulator<'m> {
 
 /// The outcome of routing a request: answered by the proxy itself, or on its way upstream
 /// (starting at the given time, after any fault delay).
-enum Routed {
+pub(super) enum Routed {
     Done(Box<Decision>),
     Flight(Box<Flight>, u64),
 }
@@ -139,7 +138,7 @@ impl<'m> Simulator<'m> {
         &self.diagnostics
     }
 
-    fn table(&mut self, proxy: &Proxy, port: u32) -> Option<Arc<RouteTable>> {
+    pub(super) fn table(&mut self, proxy: &Proxy, port: u32) -> Option<Arc<RouteTable>> {
         if let Some(t) = self.tables.get(&(proxy.clone(), port)) {
             return t.clone();
         }
@@ -310,357 +309,6 @@ impl<'m> Simulator<'m> {
         s
     }
 
-    /// Routing: one request, with its random values, reported to `t`. Either the proxy
-    /// answers itself, or the request leaves for an upstream.
-    fn route(
-        &mut self,
-        req: &Request,
-        index: u64,
-        e: &RequestEntropy,
-        arrival: u64,
-        t: &mut impl Tracer,
-    ) -> Routed {
-        let mut d = Decision::empty(index, arrival);
-        let proxy = self.proxy_for(req);
-        let port = req.port().unwrap_or_else(|| req.default_port());
-        if t.enabled() {
-            t.event(TraceEvent::Proxy(match &proxy {
-                Proxy::Sidecar { namespace, labels } => format!(
-                    "sidecar in namespace {namespace}{}, listener port {port}",
-                    if labels.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " with labels {}",
-                            labels
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        )
-                    }
-                ),
-                Proxy::Gateway { name, .. } => format!("gateway {name}, server port {port}"),
-            }));
-        }
-        let Some(table) = self.table(&proxy, port) else {
-            if t.enabled() {
-                t.event(TraceEvent::NoVirtualHost(format!(
-                    "the gateway has no server on port {port}"
-                )));
-            }
-            d.status = 404;
-            d.flags = Flags::NR;
-            return Routed::Done(Box::new(d));
-        };
-        let host = req.host();
-        let Some((vh_index, matched)) = table.find_virtual_host(&host) else {
-            if t.enabled() {
-                t.event(TraceEvent::NoVirtualHost(format!(
-                    "no virtual host has a domain matching {host}"
-                )));
-            }
-            d.status = 404;
-            d.flags = Flags::NR;
-            return Routed::Done(Box::new(d));
-        };
-        let vh = &table.virtual_hosts[vh_index];
-        let mesh = self.compiled.mesh;
-        if t.enabled() {
-            let source = match &vh.source {
-                VirtualHostSource::VirtualService(i) => {
-                    let vs = &mesh.virtual_services[*i];
-                    format!("VirtualService {}/{}", vs.namespace, vs.name)
-                }
-                VirtualHostSource::Gateway(v) => v
-                    .iter()
-                    .map(|i| {
-                        let vs = &mesh.virtual_services[*i];
-                        format!("VirtualService {}/{}", vs.namespace, vs.name)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" + "),
-                VirtualHostSource::DefaultRoute => {
-                    "no VirtualService: Istio's default route".into()
-                }
-                VirtualHostSource::AllowAny => {
-                    "unknown host, outboundTrafficPolicy ALLOW_ANY".into()
-                }
-                VirtualHostSource::BlockAll => {
-                    "unknown host, outboundTrafficPolicy REGISTRY_ONLY".into()
-                }
-            };
-            t.event(TraceEvent::VirtualHost {
-                name: vh.name.clone(),
-                matched: matched.to_string(),
-                source,
-            });
-        }
-        let mut chosen = None;
-        let trace_label = |r: &crate::route::Route| match (r.virtual_service, &r.name) {
-            (Some(_), Some(n)) => format!("rule {} {n:?}", r.rule),
-            (Some(_), None) => format!("rule {}", r.rule),
-            (None, _) => r.label(),
-        };
-        let path = req.path_only();
-        for r in &vh.routes {
-            let matched = r.matcher.matches_path(req, path);
-            if t.enabled() {
-                t.event(TraceEvent::RouteTried {
-                    label: trace_label(r),
-                    // Only an explanation needs to know why a route did not match.
-                    mismatch: r.matcher.check(req).err().map(|m| m.to_string()),
-                });
-            }
-            if matched {
-                chosen = Some(r);
-                break;
-            }
-        }
-        let Some(route) = chosen else {
-            d.status = 404;
-            d.flags = Flags::NR;
-            return Routed::Done(Box::new(d));
-        };
-        d.set_route(mesh, route);
-        let fwd = match &route.action {
-            Action::Redirect(rd) => {
-                d.status = rd.status;
-                let location = rd.location(req);
-                if t.enabled() {
-                    t.event(TraceEvent::Note(format!(
-                        "redirect {} to {location}",
-                        rd.status
-                    )));
-                }
-                d.redirect = Some(location);
-                return Routed::Done(Box::new(d));
-            }
-            Action::DirectResponse { status } => {
-                // Envoy has no response flag for a direct response.
-                d.status = *status;
-                return Routed::Done(Box::new(d));
-            }
-            Action::Block => {
-                d.status = 502;
-                if t.enabled() {
-                    t.event(TraceEvent::Note(format!(
-                        "{host} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY: the sidecar answers 502"
-                    )));
-                }
-                return Routed::Done(Box::new(d));
-            }
-            Action::Passthrough => {
-                d.status = 200;
-                d.passthrough = true;
-                d.cluster = Some("PassthroughCluster".into());
-                d.attempts.push(Attempt::passthrough(arrival));
-                if t.enabled() {
-                    t.event(TraceEvent::Note(format!(
-                        "{host} is not in the registry; ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster)"
-                    )));
-                }
-                return Routed::Done(Box::new(d));
-            }
-            Action::Forward(f) => f,
-        };
-        let (ci, value) = fwd.pick(e.stream_id);
-        let wt = &fwd.clusters[ci];
-        if let (Some(v), true) = (value, t.enabled()) {
-            t.event(TraceEvent::WeightedPick {
-                value: v,
-                total: fwd.total_weight,
-                chosen: describe_target(&wt.target),
-            });
-        }
-        let target = &wt.target;
-        d.set_destination(fwd, wt);
-        d.rewrite_path = fwd.rewritten_path(&route.matcher, req);
-        d.rewrite_authority = fwd.host_rewrite.clone();
-
-        let mut rng = e.aux_rng();
-        let conn = if needs_connection(&fwd.hash_policy, req) {
-            self.connection(req, target, &mut rng)
-        } else {
-            Connection::default()
-        };
-        let rh = generate_hash(&fwd.hash_policy, req, &conn);
-        if t.enabled() && !fwd.hash_policy.is_empty() {
-            t.event(TraceEvent::Hash(match (&rh.key, rh.hash) {
-                (Some(k), Some(h)) => format!("{k} → xxHash64 {h}"),
-                _ => format!(
-                    "no {} on the request: Envoy picks a random endpoint",
-                    fwd.hash_policy
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ),
-            }));
-        }
-        d.hash_key = rh.key.clone();
-        d.set_cookie = rh.set_cookie.clone();
-
-        // The fault filter runs before the router: a delay, then an abort.
-        let mut start = arrival;
-        if let Some(fault) = &fwd.fault {
-            if let Some((delay, pm)) = fault.delay
-                && rng.below(1_000_000) < pm
-            {
-                start += delay.nanos;
-                d.flags = d.flags.with(Flags::DI);
-                if t.enabled() {
-                    t.event(TraceEvent::Note(format!(
-                        "fault injection delays the request by {delay} (DI)"
-                    )));
-                }
-            }
-            if let Some((status, pm)) = fault.abort
-                && rng.below(1_000_000) < pm
-            {
-                d.status = status;
-                d.flags = d.flags.with(Flags::FI);
-                d.duration = start - arrival;
-                if t.enabled() {
-                    t.event(TraceEvent::Note(format!("fault injection aborts the request with {status} (FI): it never reaches the router, so it is neither retried nor mirrored")));
-                }
-                return Routed::Done(Box::new(d));
-            }
-        }
-
-        // Mirrors: once per request, decided by the same stream_id as the weighted pick.
-        for m in &fwd.mirrors {
-            let mirrored = e.stream_id % m.denominator < m.numerator;
-            if !mirrored {
-                if t.enabled() {
-                    t.event(TraceEvent::Mirror(format!(
-                        "{} not mirrored this time ({}/{} of requests)",
-                        describe_target(&m.target),
-                        m.numerator,
-                        m.denominator
-                    )));
-                }
-                continue;
-            }
-            let Some(mc) = m.target.cluster else {
-                if t.enabled() {
-                    t.event(TraceEvent::Mirror(format!(
-                        "{}: cluster {} does not exist, Envoy skips the copy silently",
-                        describe_target(&m.target),
-                        m.target.cluster_name
-                    )));
-                }
-                continue;
-            };
-            let base = fwd
-                .host_rewrite
-                .clone()
-                .unwrap_or_else(|| req.authority.clone());
-            let authority = if self.options.version.shadow_suffix() {
-                shadow_host(&base)
-            } else {
-                base
-            };
-            let ctx = PickContext {
-                hash: None,
-                random: [rng.next_u64(), rng.next_u64()],
-                active: &[],
-                attempt: 0,
-            };
-            let st = &mut self.upstream.clusters[mc];
-            let pick = st.lb.pick(&ctx);
-            let cluster = &self.compiled.clusters[mc];
-            let (endpoint, workload) = match pick {
-                Some(p) => (
-                    Some(cluster.hosts[p.host].address.clone()),
-                    Some(
-                        mesh.topology.instances[cluster.instances[p.host]]
-                            .name
-                            .clone(),
-                    ),
-                ),
-                None => (None, None),
-            };
-            if t.enabled() {
-                t.event(TraceEvent::Mirror(format!(
-                    "copy to {} as {authority} → {}",
-                    describe_target(&m.target),
-                    endpoint.as_deref().unwrap_or("no endpoint")
-                )));
-            }
-            d.mirrors.push(MirrorOut {
-                host: m.target.host.clone(),
-                subset: m.target.subset.clone(),
-                authority,
-                endpoint,
-                workload,
-            });
-        }
-
-        let Some(c) = target.cluster else {
-            d.status = 503;
-            d.flags = d.flags.with(Flags::NC);
-            d.duration = start - arrival;
-            if t.enabled() {
-                t.event(TraceEvent::Note(format!(
-                    "cluster {} does not exist (no such service, port or subset): 503 NC",
-                    target.cluster_name
-                )));
-            }
-            return Routed::Done(Box::new(d));
-        };
-        let cluster = &self.compiled.clusters[c];
-        if t.enabled() {
-            t.event(TraceEvent::Cluster {
-                name: cluster.name.clone(),
-                policy: cluster.lb.to_string(),
-                endpoints: cluster.hosts.len(),
-            });
-        }
-        if cluster.lb == LbPolicy::Passthrough {
-            d.status = 200;
-            d.passthrough = true;
-            d.duration = start - arrival;
-            d.attempts.push(Attempt::passthrough(start));
-            return Routed::Done(Box::new(d));
-        }
-        if t.enabled() {
-            if let Some(p) = &fwd.retry_policy {
-                t.event(TraceEvent::Note(format!(
-                    "retry policy: {} retries on {}{}{}{}",
-                    p.num_retries,
-                    p.retry_on_string(),
-                    if p.retriable_status_codes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (codes {:?})", p.retriable_status_codes)
-                    },
-                    p.per_try_timeout
-                        .map_or(String::new(), |t| format!(", per-try timeout {t}")),
-                    fwd.timeout
-                        .map_or(", no route timeout".to_string(), |t| format!(
-                            ", route timeout {t}"
-                        )),
-                )));
-            } else {
-                t.event(TraceEvent::Note("no retries (attempts: 0)".into()));
-            }
-        }
-        let flight = Flight::new(
-            d,
-            arrival,
-            c,
-            rh.hash,
-            e.lb,
-            rng,
-            req.path.clone(),
-            fwd.retry_policy.clone(),
-            fwd.timeout.map(|t| t.nanos),
-            t.enabled(),
-        );
-        Routed::Flight(Box::new(flight), start)
-    }
-
     /// The downstream connection a request arrives on: from the pod it names (`source.ip`, or
     /// the first pod whose labels match `source.labels`), else from the default client
     /// ([`DEFAULT_CLIENT_IP`]): every request through a sidecar comes over some connection,
@@ -713,13 +361,6 @@ pub fn shadow_host(authority: &str) -> String {
             format!("{}-shadow{}", &authority[..i], &authority[i..])
         }
         _ => format!("{authority}-shadow"),
-    }
-}
-
-fn describe_target(t: &Target) -> String {
-    match &t.subset {
-        Some(s) => format!("{} subset {s} (port {})", t.host, t.port),
-        None => format!("{} (port {})", t.host, t.port),
     }
 }
 

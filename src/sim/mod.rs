@@ -13,11 +13,14 @@ mod batch;
 mod decision;
 mod engine;
 mod latency;
+mod routing;
 pub mod stream;
 mod summary;
 mod upstream;
 
-pub use decision::{Attempt, Decision, DestinationOut, Flags, MirrorOut, RuleRef, short_host};
+pub use decision::{
+    Attempt, Decision, DestinationOut, Flags, LbChoice, MirrorOut, RuleRef, short_host,
+};
 pub use engine::{DEFAULT_CLIENT_IP, SimOptions, Simulator};
 pub use latency::Latencies;
 pub use stream::{RequestSource, Stream};

@@ -7,14 +7,14 @@
 //! runs are reproducible. Requests overlap in time only when the stream says so (a rate, or
 //! arrival times); one at a time, each request starts when the previous has finished.
 
-use super::decision::{Attempt, Decision, Flags};
+use super::decision::{Attempt, Decision, Flags, LbChoice};
 use crate::common::rng::SimRng;
 use crate::compile::{Cluster, CompiledMesh};
-use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext, PickDetail};
+use crate::lb::{AnyLb, LbPolicy, LoadBalancer, PickContext};
 use crate::resilience::endpoint::Failure;
 use crate::resilience::outlier::{HostOutlier, may_eject};
 use crate::resilience::retry::{Backoff, RetryPolicy, UpstreamResult};
-use crate::trace::{TraceEvent, Tracer};
+use crate::trace::{NoHealthyCause, NoRetryReason, OutlierOutcome, TraceEvent, Tracer, TryOutcome};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -178,10 +178,6 @@ pub(crate) struct Upstream {
     sweep_at: Vec<Option<u64>>,
 }
 
-fn ms(ns: u64) -> String {
-    format!("{:.1}ms", ns as f64 / 1e6)
-}
-
 impl Upstream {
     pub fn new(compiled: &CompiledMesh<'_>, seeds: &[u64]) -> Self {
         Upstream {
@@ -269,7 +265,7 @@ impl Upstream {
     fn abandon_all(&mut self) {
         for id in 0..self.flights.len() {
             if self.flights[id].is_some() {
-                self.finish_with_note(id, 0, Flags::NONE, "no answer and no timeout: the client waits forever (Istio's route timeout is off unless the VirtualService sets one)");
+                self.finish_with(id, 0, Flags::NONE, TraceEvent::NoAnswer);
             }
         }
     }
@@ -326,9 +322,7 @@ impl Upstream {
                     self.release(compiled, id);
                     if let Some(f) = self.flights[id].as_mut() {
                         let waited = now - f.arrival;
-                        f.note(|| {
-                            TraceEvent::Note(format!("route timeout after {}: 504 UT", ms(waited)))
-                        });
+                        f.note(|| TraceEvent::RouteTimeout { after_ns: waited });
                     }
                     self.finish(id, 504, Flags::UT);
                 }
@@ -357,14 +351,12 @@ impl Upstream {
         let attempt = f.attempts;
         let retry = f.next_is_retry;
         if st.healthy.is_empty() {
-            f.note(|| {
-                TraceEvent::Note(if cluster.hosts.is_empty() {
-                    "no endpoint in the cluster: 503 UH (no healthy upstream)".into()
-                } else {
-                    "every endpoint is ejected by outlier detection: 503 UH (no healthy upstream)"
-                        .into()
-                })
-            });
+            let cause = if cluster.hosts.is_empty() {
+                NoHealthyCause::NoEndpoints
+            } else {
+                NoHealthyCause::AllEjected
+            };
+            f.note(|| TraceEvent::NoHealthyUpstream { cause });
             self.finish(id, 503, Flags::UH);
             return;
         }
@@ -417,20 +409,20 @@ impl Upstream {
         let address = cluster.hosts[host].address.clone();
         let workload = compiled.mesh.topology.instances[instance].name.clone();
         let n = st.healthy.len();
-        f.note(|| {
-            TraceEvent::Pick(format!(
-                "{}{address} ({workload}) by {}",
-                if attempt > 1 {
-                    format!("try {attempt}: ")
-                } else {
-                    String::new()
-                },
-                describe_pick(&detail, n)
-            ))
+        f.note(|| TraceEvent::EndpointPicked {
+            attempt,
+            endpoint: address.clone(),
+            workload: workload.clone(),
+            pick: detail,
+            healthy: n,
         });
         if attempt == 1 {
             f.decision.endpoint_share = expected_endpoint_share(cluster, host);
-            f.decision.lb = Some(format!("{}: {}", cluster.lb, describe_pick(&detail, n)));
+            f.decision.lb = Some(LbChoice {
+                policy: cluster.lb.to_string(),
+                pick: detail,
+                healthy: n,
+            });
         }
         f.current = Some(Current {
             host,
@@ -449,10 +441,10 @@ impl Upstream {
                 if let Some(cur) = f.current.as_mut() {
                     cur.queued = true;
                 }
-                f.note(|| TraceEvent::Note(format!("connection pool full ({capacity} active): the try waits as a pending request")));
+                f.note(|| TraceEvent::PoolQueued { capacity });
             } else {
                 f.current = None;
-                f.note(|| TraceEvent::Note("connection pool and pending queue full: 503 UO (upstream overflow), not retried".into()));
+                f.note(|| TraceEvent::PoolOverflow);
                 self.finish(id, 503, Flags::UO);
             }
             return;
@@ -484,15 +476,11 @@ impl Upstream {
         let mut events: Vec<(u64, Event)> = Vec::new();
         if self.down_until[cur.instance] > now {
             let back = self.down_until[cur.instance];
-            f.note(|| {
-                TraceEvent::Note(format!(
-                    "{} is down (crashed) until {}: connection refused",
-                    inst.name,
-                    ms(back)
-                ))
+            f.note(|| TraceEvent::ConnectionRefused {
+                workload: inst.name.clone(),
+                down_until_ns: back,
             });
-            // Connection refused is immediate; handled below as a result now.
-            let _ = back;
+            // Connection refused is immediate: the try ends now.
             self.end_attempt(compiled, id, UpstreamResult::ConnectFailure);
             return;
         }
@@ -518,15 +506,13 @@ impl Upstream {
                     events.push((now + delay, Event::AttemptDone(fid, cur.id, Outcome::Reset)));
                 }
                 Failure::Timeout => {
-                    f.note(|| TraceEvent::Note(format!("{name} will never answer this try")));
+                    f.note(|| TraceEvent::EndpointHangs { workload: name });
                 }
                 Failure::Crash => {
-                    f.note(|| {
-                        TraceEvent::Note(format!(
-                            "{name} will crash after {} (then refuses connections for {})",
-                            ms(delay),
-                            b.restart
-                        ))
+                    f.note(|| TraceEvent::EndpointCrashes {
+                        workload: name,
+                        after_ns: delay,
+                        restart_ns: b.restart.nanos,
                     });
                     events.push((now + delay, Event::Crash(cur.instance)));
                 }
@@ -582,7 +568,15 @@ impl Upstream {
                 if !may_eject(ejected, cluster.hosts.len(), cfg) {
                     st.outlier[host].refused(cfg);
                     if let Some(f) = self.flights[id].as_mut() {
-                        f.note(|| TraceEvent::Note(format!("outlier detection does not eject {address} ({workload}): {} of {} hosts out would exceed maxEjectionPercent {}% (Envoy counts ejections_overflow)", ejected + 1, cluster.hosts.len(), cfg.max_ejection_percent)));
+                        f.note(|| TraceEvent::Outlier {
+                            endpoint: address.clone(),
+                            workload: workload.clone(),
+                            outcome: OutlierOutcome::CapReached {
+                                ejected,
+                                hosts: cluster.hosts.len(),
+                                max_percent: cfg.max_ejection_percent,
+                            },
+                        });
                     }
                 } else {
                     st.outlier[host].eject(now, cfg);
@@ -595,7 +589,11 @@ impl Upstream {
                         self.schedule(sweep, Event::Sweep(c));
                     }
                     if let Some(f) = self.flights[id].as_mut() {
-                        f.note(|| TraceEvent::Note(format!("outlier detection ejects {address} ({workload}) until the first sweep after {}", ms(due))));
+                        f.note(|| TraceEvent::Outlier {
+                            endpoint: address.clone(),
+                            workload: workload.clone(),
+                            outcome: OutlierOutcome::Ejected { until_ns: due },
+                        });
                     }
                 }
             }
@@ -623,39 +621,39 @@ impl Upstream {
             .policy
             .as_ref()
             .and_then(|p| p.retry_condition(r).map(str::to_string));
-        f.note(|| {
-            TraceEvent::Note(format!(
-                "try {attempt}: {} after {}",
-                match r {
-                    UpstreamResult::Status(s) => format!("status {s}"),
-                    UpstreamResult::ConnectFailure => "connection refused".into(),
-                    UpstreamResult::Reset => "connection reset, no response".into(),
-                    UpstreamResult::PerTryTimeout => "per-try timeout".into(),
-                },
-                ms(now - started)
-            ))
+        f.note(|| TraceEvent::TryDone {
+            attempt,
+            outcome: TryOutcome::from(r),
+            elapsed_ns: now - started,
         });
         let Some(cond) = cond else {
             if !matches!(r, UpstreamResult::Status(s) if s < 500) {
-                let why = match &f.policy {
-                    None => "the route has no retry policy (attempts: 0)".to_string(),
-                    Some(p) => format!("retryOn {} does not cover it", p.retry_on_string()),
+                let reason = match &f.policy {
+                    None => NoRetryReason::NoPolicy,
+                    Some(p) => NoRetryReason::NotCovered {
+                        retry_on: p.retry_on.clone(),
+                        retriable_status_codes: p.retriable_status_codes.clone(),
+                    },
                 };
-                f.note(|| TraceEvent::Note(format!("not retried: {why}")));
+                f.note(|| TraceEvent::NotRetried {
+                    reason,
+                    outcome: r.into(),
+                });
             }
             self.finish(id, r.client_status(), flag);
             return;
         };
         if f.retries_left == 0 {
-            f.note(|| TraceEvent::Note(format!("retriable ({cond}) but no retries left: URX")));
+            f.note(|| TraceEvent::RetriesExhausted { condition: cond });
             self.finish(id, r.client_status(), flag.with(Flags::URX));
             return;
         }
         let max_retries = cluster.pool.max_retries;
         if self.clusters[c].retries_active >= max_retries {
             let f = self.flights[id].as_mut().expect("flight");
-            f.note(|| {
-                TraceEvent::Note("retry circuit breaker open (maxRetries): not retried".into())
+            f.note(|| TraceEvent::NotRetried {
+                reason: NoRetryReason::CircuitBreakerOpen,
+                outcome: r.into(),
             });
             self.finish(id, r.client_status(), flag);
             return;
@@ -665,7 +663,10 @@ impl Upstream {
         f.next_is_retry = true;
         let random = f.rng.next_u64();
         let wait = f.backoff.next(random) * 1_000_000;
-        f.note(|| TraceEvent::Note(format!("retry on {cond} after a back-off of {}", ms(wait))));
+        f.note(|| TraceEvent::Retry {
+            condition: cond,
+            backoff_ns: wait,
+        });
         let fid = Fid {
             slot: id,
             request: f.decision.index,
@@ -731,9 +732,9 @@ impl Upstream {
         self.done.push((f.decision.index, f.decision, f.trace));
     }
 
-    fn finish_with_note(&mut self, id: usize, status: u16, flags: Flags, note: &str) {
+    fn finish_with(&mut self, id: usize, status: u16, flags: Flags, event: TraceEvent) {
         if let Some(f) = self.flights[id].as_mut() {
-            f.note(|| TraceEvent::Note(note.to_string()));
+            f.note(|| event);
             f.current = None;
         }
         self.finish(id, status, flags);
@@ -757,35 +758,7 @@ pub(crate) fn expected_endpoint_share(c: &Cluster, i: usize) -> Option<(u64, u64
     }
 }
 
-pub(crate) fn describe_pick(p: &PickDetail, n: usize) -> String {
-    match p {
-        PickDetail::RoundRobin { index } => {
-            format!("round robin (position {} of {n})", index % n.max(1) as u64)
-        }
-        PickDetail::WeightedRoundRobin => "weighted round robin (EDF schedule)".into(),
-        PickDetail::Random { value } => {
-            format!("random ({value} % {n} = {})", value % n.max(1) as u64)
-        }
-        PickDetail::LeastRequest { first, second } => format!(
-            "least request: candidates #{} ({} active) and #{} ({} active)",
-            first.0, first.1, second.0, second.1
-        ),
-        PickDetail::WeightedLeastRequest => "least request (weighted, EDF)".into(),
-        PickDetail::Hash {
-            hash,
-            from_request,
-            position,
-        } => {
-            if *from_request {
-                format!("hash {hash} at position {position}")
-            } else {
-                format!("random hash {hash} (no key) at position {position}")
-            }
-        }
-    }
-}
-
-/// Keeps tracer type in scope for callers that forward events.
+/// Hands a finished flight's events to the caller's tracer.
 pub(crate) fn forward_trace(t: &mut impl Tracer, events: Option<Vec<TraceEvent>>) {
     if let Some(es) = events {
         for e in es {

@@ -1,96 +1,27 @@
-//! Events for `explain`: what the router and the balancer did for one request, and why.
+//! What the router and the balancer did for one request, and why: typed events, no wording.
 //!
 //! The engine reports through a [`Tracer`]; the hot path uses [`NoTrace`], whose methods are
 //! empty and vanish after inlining, and `explain` uses [`Trace`], which keeps the events.
+//! Events are data (which stage, which resource, what was expected and what was found);
+//! every sentence a user reads is written from them in [`crate::report`], once per format.
+//!
+//! The events serialize to the JSON that `meshsim explain -o json` prints (each has an
+//! `"event"` tag in camelCase; times are nanoseconds on the simulated clock, in fields ending
+//! in `Ns`). `docs/explain-json.md` documents that format; it only grows.
+//!
+//! ```
+//! use meshsim::trace::{Trace, TraceEvent, Tracer};
+//! let mut t = Trace::default();
+//! t.event(TraceEvent::NoRouteMatched);
+//! let json = serde_json::to_string(&t.0).unwrap();
+//! assert_eq!(json, r#"[{"event":"noRouteMatched"}]"#);
+//! let back: Vec<TraceEvent> = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back, t.0);
+//! ```
 
-use std::fmt;
+mod events;
 
-/// One step of a decision.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TraceEvent {
-    /// The proxy and listener whose route table is used.
-    Proxy(String),
-    /// The virtual host chosen and why.
-    VirtualHost {
-        /// Its name.
-        name: String,
-        /// Which domain matched.
-        matched: String,
-        /// What it came from (a VirtualService, Istio's default route, a catch-all).
-        source: String,
-    },
-    /// No virtual host matched.
-    NoVirtualHost(String),
-    /// A route was tried.
-    RouteTried {
-        /// Its label.
-        label: String,
-        /// `None` if it matched, else the first condition that failed.
-        mismatch: Option<String>,
-    },
-    /// The weighted pick.
-    WeightedPick {
-        /// `stream_id % total`.
-        value: u64,
-        /// Total weight.
-        total: u64,
-        /// Chosen destination.
-        chosen: String,
-    },
-    /// The cluster and its endpoints.
-    Cluster {
-        /// Name.
-        name: String,
-        /// LB policy.
-        policy: String,
-        /// Endpoint count.
-        endpoints: usize,
-    },
-    /// The request hash.
-    Hash(String),
-    /// The load balancer's pick.
-    Pick(String),
-    /// A mirror decision.
-    Mirror(String),
-    /// Anything else worth saying.
-    Note(String),
-}
-
-impl fmt::Display for TraceEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TraceEvent::Proxy(p) => write!(f, "proxy: {p}"),
-            TraceEvent::VirtualHost {
-                name,
-                matched,
-                source,
-            } => write!(f, "virtual host {name} ({source}), matched by {matched}"),
-            TraceEvent::NoVirtualHost(why) => write!(f, "no virtual host: {why}"),
-            TraceEvent::RouteTried {
-                label,
-                mismatch: None,
-            } => write!(f, "{label}: matches"),
-            TraceEvent::RouteTried {
-                label,
-                mismatch: Some(m),
-            } => write!(f, "{label}: {m}"),
-            TraceEvent::WeightedPick {
-                value,
-                total,
-                chosen,
-            } => write!(f, "weighted pick: random % {total} = {value} → {chosen}"),
-            TraceEvent::Cluster {
-                name,
-                policy,
-                endpoints,
-            } => write!(f, "cluster {name}: {endpoints} endpoint(s), {policy}"),
-            TraceEvent::Hash(h) => write!(f, "hash: {h}"),
-            TraceEvent::Pick(p) => write!(f, "endpoint: {p}"),
-            TraceEvent::Mirror(m) => write!(f, "mirror: {m}"),
-            TraceEvent::Note(n) => f.write_str(n),
-        }
-    }
-}
+pub use events::*;
 
 /// Receives events. Implementations decide what to keep.
 pub trait Tracer {
@@ -98,6 +29,13 @@ pub trait Tracer {
     fn enabled(&self) -> bool;
     /// Records one event.
     fn event(&mut self, e: TraceEvent);
+    /// Records the event `e` builds, only when someone listens: the hot path never builds it.
+    #[inline(always)]
+    fn emit(&mut self, e: impl FnOnce() -> TraceEvent) {
+        if self.enabled() {
+            self.event(e());
+        }
+    }
 }
 
 /// Keeps nothing.
@@ -114,7 +52,7 @@ impl Tracer for NoTrace {
 }
 
 /// Keeps every event, in order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace(pub Vec<TraceEvent>);
 
 impl Tracer for Trace {
@@ -123,5 +61,14 @@ impl Tracer for Trace {
     }
     fn event(&mut self, e: TraceEvent) {
         self.0.push(e);
+    }
+}
+
+impl Tracer for Vec<TraceEvent> {
+    fn enabled(&self) -> bool {
+        true
+    }
+    fn event(&mut self, e: TraceEvent) {
+        self.push(e);
     }
 }

@@ -3,6 +3,7 @@
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::compile::IstioVersion;
 use meshsim::diff::{ChangeKind, Diff};
+use meshsim::report::explain::{Explanation, explain_text};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -350,8 +351,10 @@ fn table(d: &Diff, before: &str, after: &str, from: &str) -> String {
         for e in examples {
             let _ = writeln!(s, "#{} {}", e.index, e.request);
             if let Some((b, a)) = &e.traces {
-                let _ = writeln!(s, "  before:\n{}", indent(b));
-                let _ = writeln!(s, "  after:\n{}", indent(a));
+                let b = explain_text(&e.request, &e.before, b);
+                let a = explain_text(&e.request, &e.after, a);
+                let _ = writeln!(s, "  before:\n{}", indent(&b));
+                let _ = writeln!(s, "  after:\n{}", indent(&a));
             }
         }
     }
@@ -402,7 +405,7 @@ fn json(d: &Diff, before: &str, after: &str, from: &str, gates: &[String]) -> se
         "statusChanges": d.status_changes.iter().map(|((b, a), c)| json!({"from": b, "to": a, "requests": c})).collect::<Vec<_>>(),
         "newErrors": d.new_error_fraction(),
         "successRate": {"before": d.before.ok as f64 / n.max(1) as f64, "after": d.after.ok as f64 / n.max(1) as f64},
-        "examples": d.examples.iter().map(|(k, v)| json!({"kind": k, "requests": v.iter().map(|e| json!({"index": e.index, "request": e.request.to_string(), "before": e.traces.as_ref().map(|t| t.0.clone()), "after": e.traces.as_ref().map(|t| t.1.clone())})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "examples": d.examples.iter().map(|(k, v)| json!({"kind": k, "requests": v.iter().map(|e| json!({"index": e.index, "request": e.request.to_string(), "before": e.traces.as_ref().map(|t| Explanation::new(&e.request, &e.before, &t.0)), "after": e.traces.as_ref().map(|t| Explanation::new(&e.request, &e.after, &t.1))})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "gatesFailed": gates,
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::report::html::Recorder;
-use meshsim::report::{decision_json, explain_text, summary_json, summary_table};
+use meshsim::report::{decision_json, explain_json, explain_text, summary_json, summary_table};
 use meshsim::route::Request;
 use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
@@ -115,6 +115,15 @@ pub struct ExplainArgs {
     /// Entry gateway (`name` or `namespace/name`); default: the client's sidecar.
     #[arg(long)]
     gateway: Option<String>,
+    /// Output: the trace as text, or as a JSON document (`docs/explain-json.md`).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ExplainFormat::Text)]
+    output: ExplainFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Json,
 }
 
 pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
@@ -125,6 +134,9 @@ pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
         req.gateway = args.gateway.clone();
     }
     let (d, trace) = sim.explain(&req);
-    print!("{}", explain_text(&req, &d, &trace));
+    match args.output {
+        ExplainFormat::Text => print!("{}", explain_text(&req, &d, &trace)),
+        ExplainFormat::Json => println!("{}", explain_json(&req, &d, &trace)),
+    }
     Ok(ExitCode::SUCCESS)
 }

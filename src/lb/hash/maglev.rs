@@ -9,7 +9,7 @@
 //! Lookup: `table[hash % M]`; a retry (`attempt > 0`) first XORs the hash with
 //! `u64::MAX - attempt + 1`.
 
-use super::super::{Host, LoadBalancer, Pick, PickContext, PickDetail};
+use super::super::{Host, LbPick, LoadBalancer, Pick, PickContext};
 use xxhash_rust::xxh64::xxh64;
 
 /// Envoy's default table size (a prime).
@@ -138,7 +138,7 @@ impl LoadBalancer for Maglev {
         let (host, slot) = self.choose(hash, ctx.attempt)?;
         Some(Pick {
             host,
-            detail: PickDetail::Hash {
+            detail: LbPick::Hash {
                 hash,
                 from_request,
                 position: slot as u64,

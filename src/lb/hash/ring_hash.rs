@@ -20,7 +20,7 @@
 //! one load per level. A ring whose hashes crowd into few buckets (a poor hash function) gets a
 //! branch-free binary search over the window instead.
 
-use super::super::{Host, LoadBalancer, Pick, PickContext, PickDetail};
+use super::super::{Host, LbPick, LoadBalancer, Pick, PickContext};
 use super::xx;
 
 /// Envoy's default maximum ring size (8M).
@@ -217,7 +217,7 @@ impl LoadBalancer for RingHash {
         let (host, position) = self.choose(hash, ctx.attempt)?;
         Some(Pick {
             host,
-            detail: PickDetail::Hash {
+            detail: LbPick::Hash {
                 hash,
                 from_request,
                 position: position as u64,

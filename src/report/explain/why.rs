@@ -1,0 +1,136 @@
+//! The learner's "why", computed from event data in one place: where a value stops matching
+//! its regex, what an exact or prefix match disagreed on, which `retryOn` values would have
+//! retried an outcome. Text and HTML both print these; JSON carries the events they come from.
+
+use crate::resilience::retry::{RETRY_ON_VALUES, RetryPolicy, UpstreamResult};
+use crate::trace::{ConditionMismatch, MatchKind, NoRetryReason, TraceEvent, TryOutcome};
+use regex_automata::hybrid::dfa::DFA;
+use regex_automata::{Anchored, Input};
+
+/// The reasons worth adding under an event (none for most).
+pub fn of(e: &TraceEvent) -> Vec<String> {
+    match e {
+        TraceEvent::RouteTried {
+            mismatch: Some(m), ..
+        } => mismatch(m).into_iter().collect(),
+        TraceEvent::NotRetried {
+            reason: NoRetryReason::NotCovered { .. },
+            outcome,
+        } => would_retry(*outcome).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn mismatch(m: &ConditionMismatch) -> Option<String> {
+    if m.invert {
+        return None;
+    }
+    let found = m.found.as_deref()?;
+    let expected = m.expected.value.as_deref()?;
+    match m.expected.kind {
+        MatchKind::Regex => regex_failure(expected, found),
+        MatchKind::Exact if !m.expected.ignore_case && found.eq_ignore_ascii_case(expected) => {
+            Some("the values differ only in case, and this match is case-sensitive".into())
+        }
+        MatchKind::Exact | MatchKind::Prefix => {
+            let common = found
+                .chars()
+                .zip(expected.chars())
+                .take_while(|(a, b)| {
+                    a == b || (m.expected.ignore_case && a.eq_ignore_ascii_case(b))
+                })
+                .count();
+            let rest: String = found.chars().skip(common).collect();
+            let want: String = expected.chars().skip(common).collect();
+            Some(match (rest.is_empty(), want.is_empty()) {
+                (true, false) => format!("the value ends where {want:?} is still expected"),
+                (false, true) => format!("the value goes on with {rest:?} after the whole match"),
+                _ => format!(
+                    "they agree on {} character(s), then the value has {rest:?} where {want:?} is expected",
+                    common
+                ),
+            })
+        }
+        MatchKind::Present => None,
+    }
+}
+
+/// Where an anchored full match of `pattern` gives up on `value`, as RE2's automaton reads it
+/// (Envoy's `safe_regex` must match the whole value): the first character after which no
+/// continuation can match, or the end of the value when the regex wanted more.
+fn regex_failure(pattern: &str, value: &str) -> Option<String> {
+    let dfa = DFA::new(&format!(r"(?:{pattern})\z")).ok()?;
+    let mut cache = dfa.create_cache();
+    let input = Input::new(value).anchored(Anchored::Yes);
+    let mut sid = dfa.start_state_forward(&mut cache, &input).ok()?;
+    for (i, b) in value.bytes().enumerate() {
+        sid = dfa.next_state(&mut cache, sid, b).ok()?;
+        if sid.is_dead() {
+            let at = value[..i].chars().count();
+            let ch = value[i..].chars().next().unwrap_or(' ');
+            return Some(format!(
+                "the regex accepts {:?} but nothing that goes on with {ch:?} (character {} of the value); a safe_regex must match the whole value",
+                &value[..(0..=i)
+                    .rev()
+                    .find(|&k| value.is_char_boundary(k))
+                    .unwrap_or(0)],
+                at + 1
+            ));
+        }
+    }
+    Some(format!(
+        "the regex can match the whole of {value:?} only if more follows: the value ends too early"
+    ))
+}
+
+/// The `retryOn` values under which Envoy would have retried this outcome, each judged by the
+/// same rule the simulation applies (`RetryPolicy::retry_condition`).
+fn would_retry(outcome: TryOutcome) -> Option<String> {
+    let r = UpstreamResult::from(outcome);
+    if matches!(r, UpstreamResult::Status(s) if s < 500) {
+        return None;
+    }
+    let covering: Vec<&str> = RETRY_ON_VALUES
+        .iter()
+        .copied()
+        .filter(|v| {
+            let p = RetryPolicy {
+                num_retries: 1,
+                retry_on: vec![v.to_string()],
+                retriable_status_codes: Vec::new(),
+                per_try_timeout: None,
+                previous_hosts: false,
+                host_selection_retry_max_attempts: 0,
+                backoff_base: None,
+                retry_remote_localities: false,
+            };
+            p.retry_condition(r).is_some()
+        })
+        .collect();
+    (!covering.is_empty()).then(|| format!("retryOn values that retry it: {}", covering.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_regex_fails_at_the_first_character_no_continuation_accepts() {
+        // The tutorial's regex without the optional space: "a=1; " cannot go on as "user=".
+        let w = regex_failure("^(.*?;)?(user=tester)(;.*)?$", "a=1;x").unwrap();
+        assert!(w.contains("ends too early"), "{w}");
+        let w = regex_failure("abc", "abx").unwrap();
+        assert!(w.contains("'x' (character 3"), "{w}");
+        assert!(w.contains("accepts \"ab\""), "{w}");
+        let w = regex_failure("abc", "ab").unwrap();
+        assert!(w.contains("ends too early"), "{w}");
+    }
+
+    #[test]
+    fn outcomes_list_the_conditions_that_retry_them() {
+        let w = would_retry(TryOutcome::ConnectFailure).unwrap();
+        assert!(w.contains("5xx") && w.contains("connect-failure"), "{w}");
+        assert!(!w.contains("retriable-4xx"), "{w}");
+        assert!(would_retry(TryOutcome::Status { code: 404 }).is_none());
+    }
+}
