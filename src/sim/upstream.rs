@@ -547,58 +547,35 @@ impl Upstream {
         }
     }
 
+    /// A try ended with `r`: record it, let outlier detection see it, then retry or finish.
     fn end_attempt(&mut self, compiled: &CompiledMesh<'_>, id: usize, r: UpstreamResult) {
-        let now = self.now;
-        let (c, host, started) = {
+        let (c, host) = {
             let f = self.flights[id].as_ref().expect("flight");
-            let cur = f.current.as_ref().expect("a current try");
-            (f.cluster, cur.host, cur.started)
+            (f.cluster, f.current.as_ref().expect("a current try").host)
         };
+        self.record_try(compiled, id, r);
         self.release(compiled, id);
-        let cluster = &compiled.clusters[c];
+        self.outlier_detection(compiled, id, c, host, r);
+        self.retry_or_finish(compiled, id, r);
+    }
+
+    /// The try joins the decision's list, and its endpoint becomes the decision's.
+    fn record_try(&mut self, compiled: &CompiledMesh<'_>, id: usize, r: UpstreamResult) {
+        let now = self.now;
+        let f = self.flights[id].as_mut().expect("flight");
+        let cur = f.current.as_ref().expect("a current try");
+        let (host, started) = (cur.host, cur.started);
+        let cluster = &compiled.clusters[f.cluster];
         let address = cluster.hosts[host].address.clone();
         let workload = compiled.mesh.topology.instances[cluster.instances[host]]
             .name
             .clone();
-        // Outlier detection sees every result (local-origin failures as 503/504).
-        if let Some(cfg) = &cluster.outlier {
-            let st = &mut self.clusters[c];
-            if st.outlier[host].record(r.client_status(), cfg) {
-                let ejected = st.outlier.iter().filter(|o| o.ejected_at.is_some()).count();
-                if !may_eject(ejected, cluster.hosts.len(), cfg) {
-                    st.outlier[host].refused(cfg);
-                    if let Some(f) = self.flights[id].as_mut() {
-                        f.note(|| TraceEvent::Outlier {
-                            endpoint: address.clone(),
-                            workload: workload.clone(),
-                            outcome: OutlierOutcome::CapReached {
-                                ejected,
-                                hosts: cluster.hosts.len(),
-                                max_percent: cfg.max_ejection_percent,
-                            },
-                        });
-                    }
-                } else {
-                    st.outlier[host].eject(now, cfg);
-                    st.rebuild(cluster);
-                    let due = st.outlier[host].back_at(cfg).unwrap_or(now);
-                    let iv = cfg.interval.nanos.max(1);
-                    let sweep = due.div_ceil(iv) * iv;
-                    if self.sweep_at[c].is_none_or(|s| s > sweep) {
-                        self.sweep_at[c] = Some(sweep);
-                        self.schedule(sweep, Event::Sweep(c));
-                    }
-                    if let Some(f) = self.flights[id].as_mut() {
-                        f.note(|| TraceEvent::Outlier {
-                            endpoint: address.clone(),
-                            workload: workload.clone(),
-                            outcome: OutlierOutcome::Ejected { until_ns: due },
-                        });
-                    }
-                }
-            }
-        }
-        let f = self.flights[id].as_mut().expect("flight");
+        let attempt = f.attempts;
+        f.note(|| TraceEvent::TryDone {
+            attempt,
+            outcome: TryOutcome::from(r),
+            elapsed_ns: now - started,
+        });
         f.tried.push(host);
         f.decision.attempts.push(Attempt {
             endpoint: Some(address.clone()),
@@ -610,22 +587,72 @@ impl Upstream {
         });
         f.decision.endpoint = Some(address);
         f.decision.workload = Some(workload);
+    }
+
+    /// Outlier detection sees every result (local-origin failures as 503/504) and ejects the
+    /// host once it crosses a threshold, unless `maxEjectionPercent` forbids it
+    /// (`DetectorImpl::ejectHost`).
+    fn outlier_detection(
+        &mut self,
+        compiled: &CompiledMesh<'_>,
+        id: usize,
+        c: usize,
+        host: usize,
+        r: UpstreamResult,
+    ) {
+        let now = self.now;
+        let cluster = &compiled.clusters[c];
+        let Some(cfg) = &cluster.outlier else { return };
+        let st = &mut self.clusters[c];
+        if !st.outlier[host].record(r.client_status(), cfg) {
+            return;
+        }
+        let ejected = st.outlier.iter().filter(|o| o.ejected_at.is_some()).count();
+        let outcome = if may_eject(ejected, cluster.hosts.len(), cfg) {
+            st.outlier[host].eject(now, cfg);
+            st.rebuild(cluster);
+            let due = st.outlier[host].back_at(cfg).unwrap_or(now);
+            let iv = cfg.interval.nanos.max(1);
+            let sweep = due.div_ceil(iv) * iv;
+            if self.sweep_at[c].is_none_or(|s| s > sweep) {
+                self.sweep_at[c] = Some(sweep);
+                self.schedule(sweep, Event::Sweep(c));
+            }
+            OutlierOutcome::Ejected { until_ns: due }
+        } else {
+            st.outlier[host].refused(cfg);
+            OutlierOutcome::CapReached {
+                ejected,
+                hosts: cluster.hosts.len(),
+                max_percent: cfg.max_ejection_percent,
+            }
+        };
+        if let Some(f) = self.flights[id].as_mut() {
+            f.note(|| TraceEvent::Outlier {
+                endpoint: cluster.hosts[host].address.clone(),
+                workload: compiled.mesh.topology.instances[cluster.instances[host]]
+                    .name
+                    .clone(),
+                outcome,
+            });
+        }
+    }
+
+    /// Envoy's retry state: retry when `retryOn` covers the result, retries are left and the
+    /// cluster's retry budget allows it (after a back-off); else the result is final.
+    fn retry_or_finish(&mut self, compiled: &CompiledMesh<'_>, id: usize, r: UpstreamResult) {
+        let now = self.now;
+        let f = self.flights[id].as_mut().expect("flight");
         let flag = match r {
             UpstreamResult::Status(_) => Flags::NONE,
             UpstreamResult::ConnectFailure => Flags::UF,
             UpstreamResult::Reset => Flags::UC,
             UpstreamResult::PerTryTimeout => Flags::UT,
         };
-        let attempt = f.attempts;
         let cond = f
             .policy
             .as_ref()
             .and_then(|p| p.retry_condition(r).map(str::to_string));
-        f.note(|| TraceEvent::TryDone {
-            attempt,
-            outcome: TryOutcome::from(r),
-            elapsed_ns: now - started,
-        });
         let Some(cond) = cond else {
             if !matches!(r, UpstreamResult::Status(s) if s < 500) {
                 let reason = match &f.policy {
@@ -648,8 +675,8 @@ impl Upstream {
             self.finish(id, r.client_status(), flag.with(Flags::URX));
             return;
         }
-        let max_retries = cluster.pool.max_retries;
-        if self.clusters[c].retries_active >= max_retries {
+        let c = f.cluster;
+        if self.clusters[c].retries_active >= compiled.clusters[c].pool.max_retries {
             let f = self.flights[id].as_mut().expect("flight");
             f.note(|| TraceEvent::NotRetried {
                 reason: NoRetryReason::CircuitBreakerOpen,

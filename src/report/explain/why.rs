@@ -29,30 +29,46 @@ fn mismatch(m: &ConditionMismatch) -> Option<String> {
     let expected = m.expected.value.as_deref()?;
     match m.expected.kind {
         MatchKind::Regex => regex_failure(expected, found),
-        MatchKind::Exact if !m.expected.ignore_case && found.eq_ignore_ascii_case(expected) => {
-            Some("the values differ only in case, and this match is case-sensitive".into())
-        }
-        MatchKind::Exact | MatchKind::Prefix => {
-            let common = found
-                .chars()
-                .zip(expected.chars())
-                .take_while(|(a, b)| {
-                    a == b || (m.expected.ignore_case && a.eq_ignore_ascii_case(b))
-                })
-                .count();
-            let rest: String = found.chars().skip(common).collect();
-            let want: String = expected.chars().skip(common).collect();
-            Some(match (rest.is_empty(), want.is_empty()) {
-                (true, false) => format!("the value ends where {want:?} is still expected"),
-                (false, true) => format!("the value goes on with {rest:?} after the whole match"),
-                _ => format!(
-                    "they agree on {} character(s), then the value has {rest:?} where {want:?} is expected",
-                    common
-                ),
-            })
-        }
+        MatchKind::Exact | MatchKind::Prefix => near_miss(found, expected, m),
         MatchKind::Present => None,
     }
+}
+
+/// An exact or prefix match that nearly held: only the case differs, or the value shares at
+/// least half of the expected string before it departs. (A value unlike the string needs no
+/// explanation.)
+fn near_miss(found: &str, expected: &str, m: &ConditionMismatch) -> Option<String> {
+    let case_only = if m.expected.kind == MatchKind::Exact {
+        found.eq_ignore_ascii_case(expected)
+    } else {
+        found.len() >= expected.len()
+            && found.is_char_boundary(expected.len())
+            && found[..expected.len()].eq_ignore_ascii_case(expected)
+    };
+    if case_only && !m.expected.ignore_case {
+        return Some("only the case differs, and this match is case-sensitive".into());
+    }
+    let common = found
+        .chars()
+        .zip(expected.chars())
+        .take_while(|(a, b)| a == b || (m.expected.ignore_case && a.eq_ignore_ascii_case(b)))
+        .count();
+    let want_len = expected.chars().count();
+    if common < 2 || common * 2 < want_len {
+        return None;
+    }
+    let agreed: String = found.chars().take(common).collect();
+    let rest: String = found.chars().skip(common).collect();
+    let want: String = expected.chars().skip(common).collect();
+    Some(match (rest.is_empty(), want.is_empty()) {
+        (true, false) => {
+            format!("the value ends after {agreed:?}, where {want:?} is still expected")
+        }
+        (false, true) => format!("{agreed:?} matches, then the value goes on with {rest:?}"),
+        _ => {
+            format!("both begin {agreed:?}, then the value has {rest:?} where {want:?} is expected")
+        }
+    })
 }
 
 /// Where an anchored full match of `pattern` gives up on `value`, as RE2's automaton reads it
@@ -79,7 +95,7 @@ fn regex_failure(pattern: &str, value: &str) -> Option<String> {
         }
     }
     Some(format!(
-        "the regex can match the whole of {value:?} only if more follows: the value ends too early"
+        "{value:?} could be the start of a match, but the value ends there (it ends too early); a safe_regex must match the whole value"
     ))
 }
 
@@ -124,6 +140,31 @@ mod tests {
         assert!(w.contains("accepts \"ab\""), "{w}");
         let w = regex_failure("abc", "ab").unwrap();
         assert!(w.contains("ends too early"), "{w}");
+    }
+
+    #[test]
+    fn near_misses_are_explained_and_strangers_are_not() {
+        use crate::trace::{Condition, StringMatch};
+        let m = |kind, expected: &str, found: &str| ConditionMismatch {
+            condition: Condition::Path,
+            expected: StringMatch {
+                kind,
+                value: Some(expected.into()),
+                ignore_case: false,
+            },
+            found: Some(found.into()),
+            invert: false,
+        };
+        let w = mismatch(&m(MatchKind::Exact, "/api/v1", "/api/v2")).unwrap();
+        assert!(
+            w.contains("both begin \"/api/v\", then the value has \"2\""),
+            "{w}"
+        );
+        let w = mismatch(&m(MatchKind::Prefix, "/API", "/api/x")).unwrap();
+        assert!(w.contains("only the case differs"), "{w}");
+        let w = mismatch(&m(MatchKind::Exact, "/api/", "/api")).unwrap();
+        assert!(w.contains("ends after \"/api\""), "{w}");
+        assert_eq!(mismatch(&m(MatchKind::Exact, "/old", "/fault")), None);
     }
 
     #[test]
