@@ -281,6 +281,8 @@ fn redirect(
     })
 }
 
+/// istiod's route action for one rule: a redirect, a direct response, or a forward to
+/// weighted clusters with hash policy, retries, mirrors, fault and rewrites.
 fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Action {
     let http = &er.rule;
     let namespace = er.namespace.as_str();
@@ -292,24 +294,78 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             status: d.status as u16,
         };
     }
-    if ctx.version.weights_sum_to_100() && http.route.len() > 1 {
-        let total: i64 = http.route.iter().map(|r| r.weight as i64).sum();
-        if total != 100 {
-            let origin = &ctx.mesh.virtual_services[er.origin_vs].origin;
-            let path = er.path.key("route");
-            ctx.report(
-                Diagnostic::error(
-                    codes::INVALID_VALUE,
-                    format!(
-                        "total destination weight {total} != 100: Istio {} rejects this VirtualService (weights are relative since 1.15)",
-                        ctx.version
-                    ),
-                )
-                .at(origin.locate(&path))
-                .with_path(path.to_string()),
-            );
-        }
+    check_weight_total(ctx, er);
+    let weighted = http.route.len() > 1;
+    let (mut clusters, hash_policy) = weighted_clusters(ctx, er, port);
+    if clusters.is_empty() {
+        // Every destination weighs 0: Istio's validation rejects the VirtualService ("total
+        // destination weight = 0") and validate reports it; Envoy would refuse an empty
+        // weighted_clusters. Answer as a route with nowhere to go rather than panic.
+        return Action::DirectResponse { status: 500 };
     }
+    let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
+    // istiod drops previous_hosts only for single-destination routes with a hash policy.
+    let consistent_hash = http.route.len() == 1 && !hash_policy.is_empty();
+    let retry_policy = super::retry::convert(http.retries.as_ref(), consistent_hash, ctx.version);
+    let mut headers = http
+        .headers
+        .as_ref()
+        .map(header_operations)
+        .unwrap_or_default();
+    if !weighted && let Some(lone) = clusters.first_mut() {
+        headers.extend(&std::mem::take(&mut lone.headers));
+    }
+    Action::Forward(Box::new(Forward {
+        clusters,
+        weighted,
+        total_weight,
+        hash_policy,
+        mirrors: mirror_policies(ctx, http, namespace, port),
+        timeout: http.timeout,
+        retry_policy,
+        fault: http
+            .fault
+            .as_ref()
+            .map(crate::resilience::fault::Fault::from_istio),
+        host_rewrite: host_rewrite(http),
+        rewrite: uri_rewrite(http),
+        headers,
+    }))
+}
+
+/// Before Istio 1.20 (weights relative since then), a split must total 100 or istiod
+/// rejects the VirtualService.
+fn check_weight_total(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule) {
+    let http = &er.rule;
+    if !ctx.version.weights_sum_to_100() || http.route.len() <= 1 {
+        return;
+    }
+    let total: i64 = http.route.iter().map(|r| r.weight as i64).sum();
+    if total != 100 {
+        let origin = &ctx.mesh.virtual_services[er.origin_vs].origin;
+        let path = er.path.key("route");
+        ctx.report(
+            Diagnostic::error(
+                codes::INVALID_VALUE,
+                format!(
+                    "total destination weight {total} != 100: Istio {} rejects this VirtualService (weights are relative since 1.15)",
+                    ctx.version
+                ),
+            )
+            .at(origin.locate(&path))
+            .with_path(path.to_string()),
+        );
+    }
+}
+
+/// The rule's destinations as `weighted_clusters` (zero weights dropped, as istiod does) and
+/// the hash policies their DestinationRules ask for.
+fn weighted_clusters(
+    ctx: &Ctx<'_>,
+    er: &super::delegate::ExpandedRule,
+    port: u32,
+) -> (Vec<WeightedTarget>, Vec<HashPolicy>) {
+    let http = &er.rule;
     let mut hash_policy: Vec<HashPolicy> = Vec::new();
     let mut clusters = Vec::new();
     let weighted = http.route.len() > 1;
@@ -317,7 +373,7 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
         if weighted && rd.weight <= 0 {
             continue;
         }
-        let (t, explicit_port) = target(ctx, &rd.destination, namespace, port);
+        let (t, explicit_port) = target(ctx, &rd.destination, &er.namespace, port);
         let rule = rules_for(ctx.mesh, &t.host);
         if let Some(h) = hash_for_destination(&rule, t.subset.as_deref(), explicit_port) {
             hash_policy.push(h);
@@ -333,16 +389,17 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
                 .unwrap_or_default(),
         });
     }
-    if clusters.is_empty() {
-        // Every destination weighs 0: Istio's validation rejects the VirtualService ("total
-        // destination weight = 0") and validate reports it; Envoy would refuse an empty
-        // weighted_clusters. Answer as a route with nowhere to go rather than panic.
-        return Action::DirectResponse { status: 500 };
-    }
-    let total_weight = clusters.iter().map(|c| c.weight as u64).sum();
-    // istiod drops previous_hosts only for single-destination routes with a hash policy.
-    let consistent_hash = http.route.len() == 1 && !hash_policy.is_empty();
-    let retry_policy = super::retry::convert(http.retries.as_ref(), consistent_hash, ctx.version);
+    (clusters, hash_policy)
+}
+
+/// `mirror` (with `mirrorPercentage` or the deprecated `mirrorPercent`) and `mirrors`, as
+/// Envoy's `request_mirror_policies`; a 0% mirror is none.
+fn mirror_policies(
+    ctx: &Ctx<'_>,
+    http: &crate::config::HttpRoute,
+    namespace: &str,
+    port: u32,
+) -> Vec<MirrorPolicy> {
     let mut mirrors = Vec::new();
     if let Some(m) = &http.mirror {
         let frac = match (&http.mirror_percentage, http.mirror_percent) {
@@ -371,6 +428,12 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             });
         }
     }
+    mirrors
+}
+
+/// The authority sent upstream: `rewrite.authority` first, then an `:authority`/`host` set or
+/// added by the rule's headers, then by a lone destination's.
+fn host_rewrite(http: &crate::config::HttpRoute) -> Option<String> {
     let set_authority = |h: Option<&crate::config::Headers>| {
         h.and_then(|h| {
             h.request.as_ref().and_then(|r| {
@@ -382,9 +445,7 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             })
         })
     };
-    // `rewrite.authority` first, then the rule's headers, then a lone destination's.
-    let host_rewrite = http
-        .rewrite
+    http.rewrite
         .as_ref()
         .and_then(|r| r.authority.clone())
         .or_else(|| set_authority(http.headers.as_ref()))
@@ -392,44 +453,25 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
             (http.route.len() == 1)
                 .then(|| set_authority(http.route[0].headers.as_ref()))
                 .flatten()
+        })
+}
+
+/// `rewrite.uri` (a prefix rewrite) or `uriRegexRewrite`, and `rewrite.authority`.
+fn uri_rewrite(http: &crate::config::HttpRoute) -> Option<crate::route::Rewrite> {
+    http.rewrite.as_ref().and_then(|r| {
+        let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
+            crate::route::Regex::new(&rr.pattern)
+                .ok()
+                .map(|re| (re, rr.rewrite.clone()))
         });
-    let mut headers = http
-        .headers
-        .as_ref()
-        .map(header_operations)
-        .unwrap_or_default();
-    if !weighted && let Some(lone) = clusters.first_mut() {
-        headers.extend(&std::mem::take(&mut lone.headers));
-    }
-    Action::Forward(Box::new(Forward {
-        clusters,
-        weighted,
-        total_weight,
-        hash_policy,
-        mirrors,
-        timeout: http.timeout,
-        retry_policy,
-        fault: http
-            .fault
-            .as_ref()
-            .map(crate::resilience::fault::Fault::from_istio),
-        host_rewrite,
-        rewrite: http.rewrite.as_ref().and_then(|r| {
-            let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
-                crate::route::Regex::new(&rr.pattern)
-                    .ok()
-                    .map(|re| (re, rr.rewrite.clone()))
-            });
-            (r.uri.is_some() || regex.is_some() || r.authority.is_some()).then(|| {
-                crate::route::Rewrite {
-                    prefix: r.uri.clone(),
-                    regex,
-                    authority: r.authority.clone(),
-                }
-            })
-        }),
-        headers,
-    }))
+        (r.uri.is_some() || regex.is_some() || r.authority.is_some()).then(|| {
+            crate::route::Rewrite {
+                prefix: r.uri.clone(),
+                regex,
+                authority: r.authority.clone(),
+            }
+        })
+    })
 }
 
 fn is_authority(name: &str) -> bool {
