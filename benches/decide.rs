@@ -155,5 +155,46 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decide, threads);
+/// The engine's own path, `Simulator::decide` one request at a time (what `-o jsonl`, `--html`,
+/// `meshsim test` and `diff` take): routing stage by stage with tracing compiled out, the
+/// upstream's event loop, and a full `Decision` per request.
+fn engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine decide");
+    const N: usize = 100_000;
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4));
+    let cookie = policy("canary-cookie");
+    let cookie_requests: Vec<Request> = (0..N)
+        .map(|i| {
+            let c = if i % 10 == 0 {
+                format!("session={i}; usertype=tester")
+            } else {
+                format!("session={i}")
+            };
+            Request::get("myweb-service").with_header("cookie", &c)
+        })
+        .collect();
+    let retry = policy("retry");
+    let retry_requests: Vec<Request> = (0..N)
+        .map(|_| Request::get("retry-service").with_path("/?failRate=0"))
+        .collect();
+    for (name, mesh, requests) in [
+        ("canary-cookie", &cookie, &cookie_requests),
+        ("retry", &retry, &retry_requests),
+    ] {
+        let mut sim = Simulator::new(mesh).expect("compiles");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for r in requests {
+                    black_box(sim.decide(black_box(r)));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decide, threads, engine);
 criterion_main!(benches);
