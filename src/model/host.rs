@@ -1,5 +1,7 @@
 //! Host names as Istio resolves them.
 
+use crate::trace::HostKnowledge;
+
 /// The cluster's DNS suffix (Kubernetes' default, and Istio's).
 pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 
@@ -50,6 +52,59 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
         Some(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
         None => pattern.eq_ignore_ascii_case(host),
     }
+}
+
+/// What the mesh knows of `host` (no port) for a client in `namespace`, when no virtual host
+/// of the port it was sent to has it: a service with other ports, or nothing (with the
+/// closest known name, if one is one or two edits away).
+///
+/// ```
+/// use meshsim::Mesh;
+/// use meshsim::model::host_knowledge;
+/// use meshsim::trace::HostKnowledge;
+/// let mesh = Mesh::load(&["policies/canary-cookie"]).unwrap();
+/// assert_eq!(
+///     host_knowledge(&mesh, "myweb-service", "default"),
+///     HostKnowledge::OtherPorts {
+///         service: "myweb-service.default.svc.cluster.local".into(),
+///         ports: vec![80],
+///     }
+/// );
+/// assert_eq!(
+///     host_knowledge(&mesh, "myweb-servce", "default"),
+///     HostKnowledge::Unknown { did_you_mean: Some("myweb-service".into()) }
+/// );
+/// ```
+pub fn host_knowledge(mesh: &crate::Mesh, host: &str, namespace: &str) -> HostKnowledge {
+    let host = host.to_ascii_lowercase();
+    let mut names: Vec<String> = Vec::new();
+    for s in &mesh.topology.services {
+        let aliases = service_aliases(&s.hostname, namespace);
+        if aliases.contains(&host) {
+            return HostKnowledge::OtherPorts {
+                service: s.hostname.clone(),
+                ports: s.ports.iter().map(|p| p.number).collect(),
+            };
+        }
+        names.extend(aliases);
+    }
+    names.extend(
+        mesh.virtual_services
+            .iter()
+            .flat_map(|v| v.spec.hosts.iter())
+            .filter(|h| !h.contains('*'))
+            .map(|h| h.to_ascii_lowercase()),
+    );
+    names.sort();
+    names.dedup();
+    // A typo is a small edit of a name that is itself not tiny.
+    let did_you_mean = names
+        .iter()
+        .map(|n| (strsim::levenshtein(&host, n), n))
+        .filter(|(d, n)| *d > 0 && *d <= 2 && n.len() > 2 * d)
+        .min()
+        .map(|(_, n)| n.clone());
+    HostKnowledge::Unknown { did_you_mean }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 mod host;
 mod topology;
 
-pub use host::{CLUSTER_DOMAIN, host_matches, resolve_host, service_aliases};
+pub use host::{CLUSTER_DOMAIN, host_knowledge, host_matches, resolve_host, service_aliases};
 pub use topology::{
     Endpoint, Instance, InstanceSource, MAX_REPLICAS, Service, ServiceKind, ServicePort, Topology,
     labels_match,

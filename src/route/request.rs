@@ -101,28 +101,52 @@ impl Request {
 
     /// Parses the short form the CLI accepts:
     /// `[METHOD] URL [name:value ...]`, e.g. `GET http://myweb-service/ cookie:usertype=tester`.
-    /// The URL may omit the scheme (`myweb-service/path`).
+    /// The URL may omit the scheme (`myweb-service/path`, taken as `http://` as curl does).
+    /// Values with spaces are quoted, as in a shell: `cookie:"a=1; usertype=tester"`. A `host`
+    /// header sets the authority (`:authority` is HTTP/1.1's Host, in Envoy as in curl).
     ///
     /// ```
     /// use meshsim::route::Request;
     /// let r = Request::parse_short("GET http://myweb-service:80/a?b=1 cookie:usertype=tester").unwrap();
     /// assert_eq!((r.method.as_str(), r.authority.as_str(), r.path.as_str()), ("GET", "myweb-service:80", "/a?b=1"));
     /// assert_eq!(r.header("cookie").as_deref(), Some("usertype=tester"));
+    /// let r = Request::parse_short(r#"http://20.50.1.2/ host:web.example.com cookie:"a=1; b=2""#).unwrap();
+    /// assert_eq!(r.authority, "web.example.com");
+    /// assert_eq!(r.header("cookie").as_deref(), Some("a=1; b=2"));
+    /// assert!(Request::parse_short("get http://web/").unwrap_err().contains("write `GET`"));
     /// ```
     pub fn parse_short(s: &str) -> Result<Self, String> {
-        let mut words = s.split_whitespace().peekable();
+        Self::parse_short_noting(s).map(|(r, _)| r)
+    }
+
+    /// [`parse_short`](Self::parse_short), with what a user typing it should hear about (a URL
+    /// without a scheme).
+    pub fn parse_short_noting(s: &str) -> Result<(Self, Vec<String>), String> {
+        let words = shell_words(s)?;
+        let mut words = words.iter().map(String::as_str);
         let first = words.next().ok_or("empty request")?;
-        let (method, url) = if first.chars().all(|c| c.is_ascii_uppercase()) && !first.is_empty() {
+        let (method, url) = if !first.is_empty() && first.chars().all(|c| c.is_ascii_uppercase()) {
             let url = words
                 .next()
                 .ok_or_else(|| format!("`{s}`: expected a URL after the method `{first}`"))?;
             (first.to_string(), url)
+        } else if HTTP_METHODS.iter().any(|m| m.eq_ignore_ascii_case(first)) {
+            return Err(format!(
+                "`{first}`: HTTP methods are case-sensitive (Envoy matches `:method` exactly); write `{}`",
+                first.to_ascii_uppercase()
+            ));
         } else {
             ("GET".to_string(), first)
         };
+        let mut notes = Vec::new();
         let (scheme, rest) = match url.split_once("://") {
             Some((sc, r)) => (sc.to_ascii_lowercase(), r),
-            None => ("http".to_string(), url),
+            None => {
+                notes.push(format!(
+                    "`{url}` has no scheme: taken as http://{url}, as curl does"
+                ));
+                ("http".to_string(), url)
+            }
         };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
@@ -143,12 +167,56 @@ impl Request {
             let (n, v) = w
                 .split_once(':')
                 .ok_or_else(|| format!("`{w}`: expected a header as name:value"))?;
-            if n.is_empty() {
-                return Err(format!("`{w}`: empty header name"));
-            }
-            r.headers.push((n.to_ascii_lowercase(), v.to_string()));
+            r.add_header(n, v)?;
         }
-        Ok(r)
+        Ok((r, notes))
+    }
+
+    /// Adds a header as curl's `-H 'Name: value'` does (spaces after the colon are not part of
+    /// the value). `Host` and `:authority` set the authority instead.
+    ///
+    /// ```
+    /// use meshsim::route::Request;
+    /// let mut r = Request::get("20.50.1.2");
+    /// r.add_header_line("Host: myweb-service.domain.com").unwrap();
+    /// r.add_header_line("Cookie: a=1; usertype=tester").unwrap();
+    /// assert_eq!(r.authority, "myweb-service.domain.com");
+    /// assert_eq!(r.header("cookie").as_deref(), Some("a=1; usertype=tester"));
+    /// assert!(r.add_header_line("no colon").is_err());
+    /// ```
+    pub fn add_header_line(&mut self, line: &str) -> Result<(), String> {
+        let (n, v) = line
+            .split_once(':')
+            .ok_or_else(|| format!("`{line}`: expected a header as 'Name: value'"))?;
+        // `:authority: x` names a pseudo-header: the colon it starts with is part of the name.
+        let (n, v) = if n.is_empty() {
+            match v.split_once(':') {
+                Some((pseudo, value)) => (format!(":{pseudo}"), value),
+                None => return Err(format!("`{line}`: empty header name")),
+            }
+        } else {
+            (n.to_string(), v)
+        };
+        self.add_header(n.trim(), v.trim_start_matches([' ', '\t']))
+    }
+
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err(format!("`{name}:{value}`: empty header name"));
+        }
+        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("`{name}`: a header name has no spaces"));
+        }
+        let name = name.to_ascii_lowercase();
+        if name == "host" || name == ":authority" {
+            if value.is_empty() {
+                return Err("an empty Host: the request needs an authority".into());
+            }
+            self.authority = value.to_string();
+        } else {
+            self.headers.push((name, value.to_string()));
+        }
+        Ok(())
     }
 
     /// The value of a header as Envoy's matchers see it: all values joined with `,`. Pseudo
@@ -260,11 +328,65 @@ impl fmt::Display for Request {
             self.method, self.scheme, self.authority, self.path
         )?;
         for (n, v) in &self.headers {
-            write!(f, " {n}:{v}")?;
+            // Quoted as the short form reads it back, when a shell would split it.
+            if v.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+                let escaped = v.replace('\\', "\\\\").replace('"', "\\\"");
+                write!(f, " {n}:\"{escaped}\"")?;
+            } else {
+                write!(f, " {n}:{v}")?;
+            }
         }
         if let Some(g) = &self.gateway {
             write!(f, " (via gateway {g})")?;
         }
         Ok(())
     }
+}
+
+/// The methods a lowercase spelling is most likely a typo of.
+const HTTP_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Splits a short-form request into words as a shell would: whitespace separates, `"..."` and
+/// `'...'` quote (anywhere in a word, so `cookie:"a=1; b=2"` is one word), `\` escapes inside
+/// double quotes and outside quotes.
+fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '"' | '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        None => return Err(format!("`{s}`: the quote {c} is never closed")),
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => cur.push(chars.next().unwrap_or('\\')),
+                        Some(x) => cur.push(x),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.push(chars.next().unwrap_or('\\'));
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
 }

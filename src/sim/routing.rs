@@ -17,8 +17,8 @@ use crate::route::{
     VirtualHostSource,
 };
 use crate::trace::{
-    DestinationRef, MirrorOutcome, ProxyRef, ResourceRef, RouteRef, TraceEvent, Tracer,
-    VirtualHostOrigin, Weighted,
+    DestinationRef, HostKnowledge, MirrorOutcome, ProxyRef, ResourceRef, RouteRef, TraceEvent,
+    Tracer, VirtualHostOrigin, Weighted,
 };
 use std::sync::Arc;
 
@@ -46,7 +46,13 @@ impl Simulator<'_> {
             return not_routed(d);
         };
         d.set_route(mesh, route);
-        match route_action(route, req, arrival, &mut d, t) {
+        let namespace = req
+            .source
+            .as_ref()
+            .and_then(|s| s.namespace.as_deref())
+            .unwrap_or("default");
+        let known = || crate::model::host_knowledge(mesh, &req.host(), namespace);
+        match route_action(route, req, arrival, &mut d, known, t) {
             Some(fwd) => self.forward(req, route, fwd, e, arrival, d, t),
             None => Routed::Done(Box::new(d)),
         }
@@ -131,6 +137,9 @@ impl Simulator<'_> {
             return Routed::Done(Box::new(d));
         };
         if self.compiled.clusters[c].lb == LbPolicy::Passthrough {
+            t.emit(|| TraceEvent::OriginalDestination {
+                cluster: target.cluster_name.clone(),
+            });
             d.status = 200;
             d.passthrough = true;
             d.duration = start - arrival;
@@ -332,8 +341,10 @@ fn route_action<'r>(
     req: &Request,
     arrival: u64,
     d: &mut Decision,
+    known: impl Fn() -> HostKnowledge,
     t: &mut impl Tracer,
 ) -> Option<&'r Forward> {
+    let port = req.port().unwrap_or_else(|| req.default_port());
     match &route.action {
         Action::Forward(f) => return Some(f),
         Action::Redirect(rd) => {
@@ -354,6 +365,8 @@ fn route_action<'r>(
             d.status = 502;
             t.emit(|| TraceEvent::RegistryOnly {
                 host: req.host().to_string(),
+                port,
+                known: known(),
             });
         }
         Action::Passthrough => {
@@ -363,6 +376,8 @@ fn route_action<'r>(
             d.attempts.push(Attempt::passthrough(arrival));
             t.emit(|| TraceEvent::Passthrough {
                 host: req.host().to_string(),
+                port,
+                known: known(),
             });
         }
     }

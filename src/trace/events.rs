@@ -71,11 +71,19 @@ pub enum TraceEvent {
     RegistryOnly {
         /// The authority's host.
         host: String,
+        /// The port.
+        port: u32,
+        /// What the mesh knows of the host.
+        known: HostKnowledge,
     },
     /// A host outside the registry under `ALLOW_ANY`: forwarded to the address dialled.
     Passthrough {
         /// The authority's host.
         host: String,
+        /// The port.
+        port: u32,
+        /// What the mesh knows of the host.
+        known: HostKnowledge,
     },
     /// The weighted-cluster pick: Envoy's `random % total` against the running weights.
     WeightedPick {
@@ -129,6 +137,12 @@ pub enum TraceEvent {
         policy: String,
         /// How many endpoints it has.
         endpoints: usize,
+    },
+    /// The destination is a ServiceEntry with `resolution: NONE`: its own ORIGINAL_DST cluster
+    /// forwards to the address the client dialled (allowed under REGISTRY_ONLY too).
+    OriginalDestination {
+        /// The cluster (`outbound|PORT||HOST`).
+        cluster: String,
     },
     /// The retry policy and route timeout in force.
     RetryPolicy {
@@ -227,6 +241,29 @@ pub enum TraceEvent {
     },
     /// Nothing will ever answer and no timeout is set: the client waits forever.
     NoAnswer,
+}
+
+/// What the mesh knows of a host that has no virtual host on this port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum HostKnowledge {
+    /// Nothing: not a service, ServiceEntry or VirtualService host.
+    Unknown {
+        /// A known host one or two edits away, if any (a typo?).
+        did_you_mean: Option<String>,
+    },
+    /// A known service, but not on this port.
+    OtherPorts {
+        /// The service's host.
+        service: String,
+        /// Its ports.
+        ports: Vec<u32>,
+    },
 }
 
 /// A proxy.

@@ -37,9 +37,25 @@ pub struct RequestArgs {
     /// Requests, one JSON object per line.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with = "request")]
     pub requests: Option<PathBuf>,
-    /// One request in short form, e.g. 'GET http://myweb-service/ cookie:usertype=tester'.
+    /// One request in short form, e.g. 'GET http://myweb-service/ cookie:usertype=tester'
+    /// (quote values with spaces: cookie:"a=1; usertype=tester").
     #[arg(long, value_name = "REQUEST")]
     pub request: Option<String>,
+    /// A header of --request, as curl takes it: -H 'Cookie: a=1; usertype=tester'
+    /// (repeatable). `Host` sets the authority, as in curl and Envoy.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", conflicts_with_all = ["requests", "traffic"])]
+    pub headers: Vec<String>,
+    /// The entry gateway of --request (`name` or `namespace/name`); default: the caller's
+    /// sidecar.
+    #[arg(long, value_name = "GATEWAY", conflicts_with_all = ["requests", "traffic"])]
+    pub gateway: Option<String>,
+    /// The calling workload of --request, by its labels (`app=client,version=v1`): its
+    /// sidecar decides, and `sourceLabels` rules see them.
+    #[arg(long, value_name = "LABELS", conflicts_with_all = ["requests", "traffic"])]
+    pub source: Option<String>,
+    /// The calling workload's namespace (default `default`).
+    #[arg(long, value_name = "NAMESPACE", conflicts_with_all = ["requests", "traffic"])]
+    pub source_namespace: Option<String>,
     /// Number of requests (repeats --request; overrides the traffic spec's count).
     #[arg(short = 'n', long = "count", value_name = "N")]
     pub count: Option<u64>,
@@ -48,6 +64,80 @@ pub struct RequestArgs {
     /// `time` of its JSONL line).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub rate: Option<f64>,
+}
+
+impl RequestArgs {
+    /// Applies `-H`, `--gateway`, `--source` and `--source-namespace` to a request.
+    pub fn apply(&self, req: &mut Request) -> Result<(), String> {
+        for h in &self.headers {
+            req.add_header_line(h)?;
+        }
+        if let Some(g) = &self.gateway {
+            req.gateway = Some(g.clone());
+        }
+        if self.source.is_some() || self.source_namespace.is_some() {
+            let mut src = req.source.clone().unwrap_or_default();
+            if let Some(labels) = &self.source {
+                for kv in labels.split(',').filter(|kv| !kv.trim().is_empty()) {
+                    let (k, v) = kv.split_once('=').ok_or_else(|| {
+                        format!("--source `{kv}`: expected labels as key=value,key=value")
+                    })?;
+                    src.labels
+                        .insert(k.trim().to_string(), v.trim().to_string());
+                }
+            }
+            if let Some(ns) = &self.source_namespace {
+                src.namespace = Some(ns.clone());
+            }
+            req.source = Some(src);
+        }
+        Ok(())
+    }
+}
+
+/// A request the user typed must name a gateway that exists, and a host the mesh knows or a
+/// warning says which one it probably meant.
+pub fn check_request(mesh: &Mesh, req: &Request) -> Result<(), String> {
+    if let Some(g) = &req.gateway {
+        let name = meshsim::compile::resolve_gateway_name(g, "default");
+        let known: Vec<String> = mesh
+            .gateways
+            .iter()
+            .map(|gw| format!("{}/{}", gw.namespace, gw.name))
+            .collect();
+        if !known.contains(&name) {
+            let hint = known
+                .iter()
+                .map(|k| (strsim::levenshtein(k, &name), k))
+                .filter(|(d, _)| *d <= 3)
+                .min()
+                .map_or(String::new(), |(_, k)| format!("; did you mean `{k}`?"));
+            return Err(format!(
+                "gateway `{g}` is not in the mesh (gateways: {}){hint}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        return Ok(());
+    }
+    let namespace = req
+        .source
+        .as_ref()
+        .and_then(|s| s.namespace.as_deref())
+        .unwrap_or("default");
+    if let meshsim::trace::HostKnowledge::Unknown {
+        did_you_mean: Some(d),
+    } = meshsim::model::host_knowledge(mesh, &req.host(), namespace)
+    {
+        eprintln!(
+            "meshsim: warning: host `{}` is not in the mesh; did you mean `{d}`?",
+            req.host()
+        );
+    }
+    Ok(())
 }
 
 /// `100/s`, `6000/m`, `100` → requests per second.
@@ -137,9 +227,17 @@ pub fn build_stream(
         return Ok((Stream::List(list), format!("from {}", path.display())));
     }
     if let Some(s) = &r.request {
-        let req = Request::parse_short(s)?;
+        let (mut req, notes) = Request::parse_short_noting(s)?;
+        for n in notes {
+            eprintln!("meshsim: warning: {n}");
+        }
+        r.apply(&mut req)?;
+        check_request(mesh, &req)?;
         let n = r.count.unwrap_or(1);
-        return Ok((Stream::Repeat(Box::new(req), n), format!("{n} × {s}")));
+        return Ok((
+            Stream::Repeat(Box::new(req.clone()), n),
+            format!("{n} × {req}"),
+        ));
     }
     // Nothing given: a traffic spec shipped with the policy, or a plain GET.
     for f in &m.files {
@@ -161,7 +259,9 @@ pub fn build_stream(
         .cloned()
         .or_else(|| mesh.services.first().map(|s| s.name.clone()))
         .ok_or("no request given and no service to send one to: use --request, --requests or --traffic")?;
-    let req = Request::get(&host);
+    let mut req = Request::get(&host);
+    r.apply(&mut req)?;
+    check_request(mesh, &req)?;
     let n = r.count.unwrap_or(default_n);
     Ok((
         Stream::Repeat(Box::new(req.clone()), n),

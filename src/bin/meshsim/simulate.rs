@@ -3,7 +3,6 @@
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::report::html::Recorder;
 use meshsim::report::{decision_json, explain_json, explain_text, summary_json, summary_table};
-use meshsim::route::Request;
 use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -109,12 +108,13 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
 pub struct ExplainArgs {
     #[command(flatten)]
     mesh: MeshArgs,
-    /// The request, e.g. 'GET http://myweb-service/ cookie:usertype=tester'.
-    #[arg(long, value_name = "REQUEST")]
-    request: String,
-    /// Entry gateway (`name` or `namespace/name`); default: the client's sidecar.
-    #[arg(long)]
-    gateway: Option<String>,
+    #[command(flatten)]
+    requests: RequestArgs,
+    /// Which request of the stream to trace: its `index` in `simulate -o jsonl` (0, the
+    /// first, by default). The requests before it are decided first, so it meets the state
+    /// they leave (round-robin positions, crashed pods, ejected hosts).
+    #[arg(long, value_name = "N")]
+    index: Option<u64>,
     /// Output: the trace as text, or as a JSON document (`docs/explain-json.md`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = ExplainFormat::Text)]
     output: ExplainFormat,
@@ -127,12 +127,36 @@ enum ExplainFormat {
 }
 
 pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
+    if args.requests.rate.is_some() {
+        return Err(
+            "explain decides requests one after the other; --rate (overlapping requests) is for simulate"
+                .into(),
+        );
+    }
     let mesh = load_mesh(&args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
-    let mut req = Request::parse_short(&args.request)?;
-    if args.gateway.is_some() {
-        req.gateway = args.gateway.clone();
+    let mut requests = args.requests.clone();
+    if requests.request.is_none()
+        && requests.requests.is_none()
+        && requests.traffic.is_none()
+        && requests.count.is_none()
+    {
+        // Without a stream, the default request once (not simulate's 10,000), or as many
+        // times as --index needs.
+        requests.count = Some(args.index.unwrap_or(0) + 1);
     }
+    let (stream, _) = build_stream(&mesh, &args.mesh, &requests)?;
+    let index = args.index.unwrap_or(0);
+    if index >= stream.len() {
+        return Err(format!(
+            "--index {index}: the stream has {} request(s), numbered from 0",
+            stream.len()
+        ));
+    }
+    for i in 0..index {
+        sim.decide(&stream.get(i));
+    }
+    let req = stream.get(index);
     let (d, trace) = sim.explain(&req);
     match args.output {
         ExplainFormat::Text => print!("{}", explain_text(&req, &d, &trace)),

@@ -239,7 +239,11 @@ impl ResultDoc {
 /// "why" beneath), then the result and each try.
 pub fn explain_text(req: &Request, d: &Decision, trace: &Trace) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "request: {req}");
+    if d.index > 0 {
+        let _ = writeln!(out, "request #{} of the stream: {req}", d.index);
+    } else {
+        let _ = writeln!(out, "request: {req}");
+    }
     out.push_str(&events_text(&trace.0, "  "));
     out.push_str(&result_text(d, "  "));
     out
@@ -272,7 +276,10 @@ pub fn result_text(d: &Decision, indent: &str) -> String {
         let _ = write!(out, ", {e} ({})", d.workload.as_deref().unwrap_or("-"));
     }
     if d.passthrough {
-        out.push_str(", passthrough");
+        out.push_str(match d.cluster.as_deref() {
+            Some("PassthroughCluster") | None => ", PassthroughCluster",
+            Some(_) => ", original destination (ORIGINAL_DST)",
+        });
     }
     if let Some(r) = &d.redirect {
         let _ = write!(out, ", Location: {r}");

@@ -4,9 +4,9 @@
 use super::why;
 use crate::config::Duration;
 use crate::trace::{
-    Condition, ConditionMismatch, DestinationRef, LbPick, MatchKind, MirrorOutcome, NoHealthyCause,
-    NoRetryReason, OutlierOutcome, ProxyRef, ResourceRef, RetrySettings, RouteRef, StringMatch,
-    TraceEvent, TryOutcome, VirtualHostOrigin,
+    Condition, ConditionMismatch, DestinationRef, HostKnowledge, LbPick, MatchKind, MirrorOutcome,
+    NoHealthyCause, NoRetryReason, OutlierOutcome, ProxyRef, ResourceRef, RetrySettings, RouteRef,
+    StringMatch, TraceEvent, TryOutcome, VirtualHostOrigin,
 };
 
 /// `12.5ms`: times on the simulated clock, as the decision's tries print them.
@@ -52,11 +52,16 @@ fn event_line(e: &TraceEvent) -> String {
         TraceEvent::DirectResponse { status } => {
             format!("the route answers itself: direct response {status}")
         }
-        TraceEvent::RegistryOnly { host } => format!(
-            "{host} is not in the registry and outboundTrafficPolicy is REGISTRY_ONLY: the sidecar answers 502"
+        TraceEvent::RegistryOnly { host, port, known } => format!(
+            "{}: outboundTrafficPolicy is REGISTRY_ONLY, so istiod's block_all route answers 502",
+            unrouted(host, *port, known)
         ),
-        TraceEvent::Passthrough { host } => format!(
-            "{host} is not in the registry; ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster)"
+        TraceEvent::Passthrough { host, port, known } => format!(
+            "{}: ALLOW_ANY forwards it to the address the client dialled (PassthroughCluster), outside the mesh's routing",
+            unrouted(host, *port, known)
+        ),
+        TraceEvent::OriginalDestination { cluster } => format!(
+            "a ServiceEntry with resolution NONE: its own cluster {cluster} (ORIGINAL_DST) forwards to the address the client dialled, which REGISTRY_ONLY allows too (not ALLOW_ANY's PassthroughCluster)"
         ),
         TraceEvent::WeightedPick {
             value,
@@ -198,6 +203,26 @@ fn listener(proxy: &ProxyRef, port: u32) -> String {
     }
 }
 
+/// Why a host has no route here: unknown (perhaps a typo), or known on other ports.
+fn unrouted(host: &str, port: u32, known: &HostKnowledge) -> String {
+    match known {
+        HostKnowledge::Unknown { did_you_mean: None } => {
+            format!("{host} is not in the registry")
+        }
+        HostKnowledge::Unknown {
+            did_you_mean: Some(d),
+        } => format!("{host} is not in the registry (did you mean {d}?)"),
+        HostKnowledge::OtherPorts { service, ports } => format!(
+            "{host} is a known service ({service}) but has no port {port} (its ports: {})",
+            ports
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn resource(kind: &str, r: &ResourceRef) -> String {
     format!("{kind} {}/{}", r.namespace, r.name)
 }
@@ -211,9 +236,11 @@ fn origin(o: &VirtualHostOrigin) -> String {
             .collect::<Vec<_>>()
             .join(" + "),
         VirtualHostOrigin::DefaultRoute => "no VirtualService: Istio's default route".into(),
-        VirtualHostOrigin::AllowAny => "unknown host, outboundTrafficPolicy ALLOW_ANY".into(),
+        VirtualHostOrigin::AllowAny => {
+            "no route for this host on this port, outboundTrafficPolicy ALLOW_ANY".into()
+        }
         VirtualHostOrigin::RegistryOnly => {
-            "unknown host, outboundTrafficPolicy REGISTRY_ONLY".into()
+            "no route for this host on this port, outboundTrafficPolicy REGISTRY_ONLY".into()
         }
     }
 }

@@ -14,9 +14,12 @@ pub fn of(e: &TraceEvent) -> Vec<String> {
             mismatch: Some(m), ..
         } => mismatch(m).into_iter().collect(),
         TraceEvent::NotRetried {
-            reason: NoRetryReason::NotCovered { .. },
+            reason: NoRetryReason::NotCovered { retry_on, .. },
             outcome,
-        } => would_retry(*outcome).into_iter().collect(),
+        } => defaults(retry_on)
+            .into_iter()
+            .chain(would_retry(*outcome))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -71,32 +74,88 @@ fn near_miss(found: &str, expected: &str, m: &ConditionMismatch) -> Option<Strin
     })
 }
 
-/// Where an anchored full match of `pattern` gives up on `value`, as RE2's automaton reads it
-/// (Envoy's `safe_regex` must match the whole value): the first character after which no
-/// continuation can match, or the end of the value when the regex wanted more.
+/// Where an anchored full match of `pattern` gives up on `value` (Envoy's `safe_regex` must
+/// match the whole value): read from the start by RE2's automaton, the first character after
+/// which no continuation can match; failing that, the one character whose removal would make
+/// the value match. The tutorial's `^(.*?;)?(usertype=tester)(;.*)?$` against a browser's
+/// `a=1; usertype=tester` never dies from the start (`.*?` takes anything), but matches without
+/// the space after `;`.
 fn regex_failure(pattern: &str, value: &str) -> Option<String> {
-    let dfa = DFA::new(&format!(r"(?:{pattern})\z")).ok()?;
+    let full = format!(r"\A(?:{pattern})\z");
+    let forward = DFA::new(&full).ok()?;
+    let bytes = value.as_bytes();
+    if let Some(i) = dead_at(&forward, value, bytes.iter().copied().enumerate())? {
+        let i = char_start(value, i);
+        return Some(format!(
+            "the regex accepts {:?} but nothing that goes on with {:?} (character {}); a safe_regex must match the whole value",
+            &value[..i],
+            value[i..].chars().next().unwrap_or(' '),
+            value[..i].chars().count() + 1
+        ));
+    }
+    if let Some((i, c)) = one_too_many(&full, value) {
+        return Some(format!(
+            "it would match without the {c:?} after {:?} (character {}): the regex allows no {c:?} there",
+            &value[..i],
+            value[..i].chars().count() + 1
+        ));
+    }
+    Some(format!(
+        "{value:?} could be the start of a match, but it ends too early; a safe_regex must match the whole value"
+    ))
+}
+
+/// The first character whose removal makes `value` match the anchored `full` regex, for
+/// values short enough to try each (a header's typical few hundred bytes).
+fn one_too_many(full: &str, value: &str) -> Option<(usize, char)> {
+    if value.len() > 512 {
+        return None;
+    }
+    let re = regex::Regex::new(full).ok()?;
+    value.char_indices().find_map(|(i, c)| {
+        let without = format!("{}{}", &value[..i], &value[i + c.len_utf8()..]);
+        re.is_match(&without).then_some((i, c))
+    })
+}
+
+/// The byte at which the automaton, fed `bytes` in order, can no longer reach a match
+/// (`Some(None)`: it never gives up; `None`: the automaton could not be built or run, e.g. a
+/// Unicode word boundary, which the lazy DFA does not support).
+fn dead_at(
+    dfa: &DFA,
+    value: &str,
+    bytes: impl Iterator<Item = (usize, u8)>,
+) -> Option<Option<usize>> {
     let mut cache = dfa.create_cache();
     let input = Input::new(value).anchored(Anchored::Yes);
     let mut sid = dfa.start_state_forward(&mut cache, &input).ok()?;
-    for (i, b) in value.bytes().enumerate() {
+    for (i, b) in bytes {
         sid = dfa.next_state(&mut cache, sid, b).ok()?;
         if sid.is_dead() {
-            let at = value[..i].chars().count();
-            let ch = value[i..].chars().next().unwrap_or(' ');
-            return Some(format!(
-                "the regex accepts {:?} but nothing that goes on with {ch:?} (character {} of the value); a safe_regex must match the whole value",
-                &value[..(0..=i)
-                    .rev()
-                    .find(|&k| value.is_char_boundary(k))
-                    .unwrap_or(0)],
-                at + 1
-            ));
+            return Some(Some(i));
         }
     }
-    Some(format!(
-        "{value:?} could be the start of a match, but the value ends there (it ends too early); a safe_regex must match the whole value"
-    ))
+    Some(None)
+}
+
+/// The start of the character that byte `i` belongs to.
+fn char_start(s: &str, i: usize) -> usize {
+    (0..=i.min(s.len()))
+        .rev()
+        .find(|&k| s.is_char_boundary(k))
+        .unwrap_or(0)
+}
+
+/// Whether a policy's conditions are Istio's defaults: a route without `retryOn` has them,
+/// and a learner rarely knows what they are.
+fn defaults(retry_on: &[String]) -> Option<String> {
+    let d = crate::compile::retry::default_policy(crate::compile::IstioVersion::NEWEST, false);
+    (retry_on == d.retry_on.as_slice()).then(|| {
+        format!(
+            "{} are Istio's default conditions, what a route gets when its retries set no retryOn",
+            d.retry_on.join(", ")
+        )
+    })
 }
 
 /// The `retryOn` values under which Envoy would have retried this outcome, each judged by the
@@ -123,7 +182,18 @@ fn would_retry(outcome: TryOutcome) -> Option<String> {
             p.retry_condition(r).is_some()
         })
         .collect();
-    (!covering.is_empty()).then(|| format!("retryOn values that retry it: {}", covering.join(", ")))
+    let what = match outcome {
+        TryOutcome::Status { code } => format!("a {code}"),
+        TryOutcome::ConnectFailure => "a refused connection".into(),
+        TryOutcome::Reset => "a reset connection".into(),
+        TryOutcome::PerTryTimeout => "a per-try timeout".into(),
+    };
+    (!covering.is_empty()).then(|| {
+        format!(
+            "retryOn values that would retry {what}: {}",
+            covering.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -131,15 +201,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_regex_fails_at_the_first_character_no_continuation_accepts() {
-        // The tutorial's regex without the optional space: "a=1; " cannot go on as "user=".
-        let w = regex_failure("^(.*?;)?(user=tester)(;.*)?$", "a=1;x").unwrap();
-        assert!(w.contains("ends too early"), "{w}");
+    fn a_regex_fails_where_no_continuation_is_possible() {
+        // The tutorial's regex and a browser's cookie: the space after `;` is what fails.
+        let w = regex_failure("^(.*?;)?(usertype=tester)(;.*)?$", "a=1; usertype=tester").unwrap();
+        assert!(
+            w.contains("it would match without the ' ' after \"a=1;\" (character 5)"),
+            "{w}"
+        );
         let w = regex_failure("abc", "abx").unwrap();
-        assert!(w.contains("'x' (character 3"), "{w}");
-        assert!(w.contains("accepts \"ab\""), "{w}");
+        assert!(
+            w.contains("accepts \"ab\" but nothing that goes on with 'x' (character 3)"),
+            "{w}"
+        );
         let w = regex_failure("abc", "ab").unwrap();
         assert!(w.contains("ends too early"), "{w}");
+        // Multi-byte characters are counted as characters, never split.
+        let w = regex_failure("é+", "éé!").unwrap();
+        assert!(w.contains("'!' (character 3)"), "{w}");
     }
 
     #[test]
