@@ -376,7 +376,12 @@ impl RouteMatch {
                         // Envoy's `case_sensitive` applies to prefix and path, not to `safe_regex`.
                         ignore_case: !self.case_sensitive && kind != MatchKind::Regex,
                     },
-                    found: Some(req.path.clone()),
+                    // Envoy matches a prefix against the whole `:path`, an exact path or a
+                    // regex against the path without its query: show what was compared.
+                    found: Some(match kind {
+                        MatchKind::Prefix => req.path.clone(),
+                        _ => req.path_only().to_string(),
+                    }),
                     invert: false,
                 })
             }

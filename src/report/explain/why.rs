@@ -41,6 +41,9 @@ fn mismatch(m: &ConditionMismatch) -> Option<String> {
 /// least half of the expected string before it departs. (A value unlike the string needs no
 /// explanation.)
 fn near_miss(found: &str, expected: &str, m: &ConditionMismatch) -> Option<String> {
+    if found == expected {
+        return None;
+    }
     let case_only = if m.expected.kind == MatchKind::Exact {
         found.eq_ignore_ascii_case(expected)
     } else {
@@ -215,9 +218,12 @@ mod tests {
         );
         let w = regex_failure("abc", "ab").unwrap();
         assert!(w.contains("ends too early"), "{w}");
-        // Multi-byte characters are counted as characters, never split.
+        // Multi-byte characters are counted as characters, never split, even where the
+        // automaton gives up inside one (é and è share their first byte).
         let w = regex_failure("é+", "éé!").unwrap();
         assert!(w.contains("'!' (character 3)"), "{w}");
+        let w = regex_failure("café", "cafè").unwrap();
+        assert!(w.contains("accepts \"caf\" but nothing that goes on with 'è' (character 4)"), "{w}");
     }
 
     #[test]

@@ -63,26 +63,7 @@ pub fn render(rec: &Recorder) -> String {
     }
     dests.sort();
     dests.dedup();
-    // Endpoints per destination, busiest first, folded beyond MAX_ENDPOINTS.
-    let mut endpoint_edges: BTreeMap<(String, String), Edge> = BTreeMap::new();
-    let mut per_dest: BTreeMap<&str, Vec<(&String, &Edge)>> = BTreeMap::new();
-    for ((d, ep), e) in &rec.destination_endpoint {
-        per_dest.entry(d.as_str()).or_default().push((ep, e));
-    }
-    for (d, mut eps) in per_dest {
-        eps.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
-        for (i, (ep, e)) in eps.iter().enumerate() {
-            let label = if i < MAX_ENDPOINTS {
-                (*ep).clone()
-            } else {
-                format!("{d}: +{} more", eps.len() - MAX_ENDPOINTS)
-            };
-            let slot = endpoint_edges.entry((d.to_string(), label)).or_default();
-            slot.requests += e.requests;
-            slot.ok += e.ok;
-            slot.server_errors += e.server_errors;
-        }
-    }
+    let endpoint_edges = endpoint_edges(rec);
     let endpoints: Vec<String> = {
         let mut v: Vec<String> = endpoint_edges.keys().map(|k| k.1.clone()).collect();
         v.dedup();
@@ -115,56 +96,7 @@ pub fn render(rec: &Recorder) -> String {
         );
     }
     let edge = |s: &mut String, x0: f64, y0: f64, x1: f64, y1: f64, e: &Edge, dashed: bool| {
-        let share = e.requests as f64 / total as f64;
-        let width = 1.0 + 7.0 * share;
-        let colour = if dashed { "#86c" } else { edge_colour(e) };
-        let dash = if dashed {
-            r#" stroke-dasharray="6 4""#
-        } else {
-            ""
-        };
-        let (sx, ex) = (x0 + HALF, x1 - HALF);
-        let mx = (sx + ex) / 2.0;
-        let text = if dashed {
-            format!("{} mirrored ({:.1}%)", e.requests, share * 100.0)
-        } else {
-            let mut t = format!(
-                "{:.1}% · {:.1}% ok",
-                share * 100.0,
-                e.success_rate() * 100.0
-            );
-            if e.server_errors > 0 {
-                let _ = write!(
-                    t,
-                    " · {:.1}% 5xx",
-                    e.server_errors as f64 * 100.0 / e.requests as f64
-                );
-            }
-            t
-        };
-        let _ = writeln!(
-            s,
-            r#"<path d="M{sx:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {ex:.1},{y1:.1}" fill="none" stroke="{colour}" stroke-width="{width:.2}"{dash}><title>{}</title></path>"#,
-            escape(&if dashed {
-                format!(
-                    "{} copies mirrored (fire and forget: their answers are ignored)",
-                    e.requests
-                )
-            } else {
-                format!(
-                    "{text}: {} requests, {} ok, {} 5xx",
-                    e.requests, e.ok, e.server_errors
-                )
-            })
-        );
-        // Labelled near the target, where fanned-out edges are a row apart.
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="e">{}</text>"#,
-            ex - 6.0,
-            y1 - 5.0,
-            escape(&text)
-        );
+        draw_edge(s, total, [x0, y0, x1, y1], e, dashed)
     };
     for (route, e) in &rec.client_route {
         edge(
@@ -216,7 +148,93 @@ pub fn render(rec: &Recorder) -> String {
             false,
         );
     }
-    for (col, nodes) in [&client, &routes, &dests, &endpoints].iter().enumerate() {
+    draw_nodes(&mut s, &[&client, &routes, &dests, &endpoints]);
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+/// Endpoints per destination, busiest first, folded beyond MAX_ENDPOINTS.
+fn endpoint_edges(rec: &Recorder) -> BTreeMap<(String, String), Edge> {
+    let mut endpoint_edges: BTreeMap<(String, String), Edge> = BTreeMap::new();
+    let mut per_dest: BTreeMap<&str, Vec<(&String, &Edge)>> = BTreeMap::new();
+    for ((d, ep), e) in &rec.destination_endpoint {
+        per_dest.entry(d.as_str()).or_default().push((ep, e));
+    }
+    for (d, mut eps) in per_dest {
+        eps.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
+        for (i, (ep, e)) in eps.iter().enumerate() {
+            let label = if i < MAX_ENDPOINTS {
+                (*ep).clone()
+            } else {
+                format!("{d}: +{} more", eps.len() - MAX_ENDPOINTS)
+            };
+            let slot = endpoint_edges.entry((d.to_string(), label)).or_default();
+            slot.requests += e.requests;
+            slot.ok += e.ok;
+            slot.server_errors += e.server_errors;
+        }
+    }
+    endpoint_edges
+}
+
+/// One edge: a curve whose width is the share of requests and whose colour is its health,
+/// labelled near its target (where fanned-out edges are a row apart); mirrors are dashed.
+fn draw_edge(s: &mut String, total: u64, [x0, y0, x1, y1]: [f64; 4], e: &Edge, dashed: bool) {
+    let share = e.requests as f64 / total as f64;
+    let width = 1.0 + 7.0 * share;
+    let colour = if dashed { "#86c" } else { edge_colour(e) };
+    let dash = if dashed {
+        r#" stroke-dasharray="6 4""#
+    } else {
+        ""
+    };
+    let (sx, ex) = (x0 + HALF, x1 - HALF);
+    let mx = (sx + ex) / 2.0;
+    let text = if dashed {
+        format!("{} mirrored ({:.1}%)", e.requests, share * 100.0)
+    } else {
+        let mut t = format!(
+            "{:.1}% · {:.1}% ok",
+            share * 100.0,
+            e.success_rate() * 100.0
+        );
+        if e.server_errors > 0 {
+            let _ = write!(
+                t,
+                " · {:.1}% 5xx",
+                e.server_errors as f64 * 100.0 / e.requests as f64
+            );
+        }
+        t
+    };
+    let _ = writeln!(
+        s,
+        r#"<path d="M{sx:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {ex:.1},{y1:.1}" fill="none" stroke="{colour}" stroke-width="{width:.2}"{dash}><title>{}</title></path>"#,
+        escape(&if dashed {
+            format!(
+                "{} copies mirrored (fire and forget: their answers are ignored)",
+                e.requests
+            )
+        } else {
+            format!(
+                "{text}: {} requests, {} ok, {} 5xx",
+                e.requests, e.ok, e.server_errors
+            )
+        })
+    );
+    // Labelled near the target, where fanned-out edges are a row apart.
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="e">{}</text>"#,
+        ex - 6.0,
+        y1 - 5.0,
+        escape(&text)
+    );
+}
+
+/// The boxes of every column, with their full label as a tooltip.
+fn draw_nodes(s: &mut String, columns: &[&Vec<Node>; 4]) {
+    for (col, nodes) in columns.iter().enumerate() {
         for n in nodes.iter() {
             let x = COLUMN_X[col];
             let _ = writeln!(
@@ -231,8 +249,6 @@ pub fn render(rec: &Recorder) -> String {
             );
         }
     }
-    let _ = writeln!(s, "</svg>");
-    s
 }
 
 fn shorten(s: &str, max: usize) -> String {
