@@ -285,9 +285,45 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// A list of diagnostics with helpers to count and sort them.
+/// A list of diagnostics with helpers to count and sort them. It is an error type, so that
+/// loading works with `?` in a `main` that returns `Box<dyn Error>`:
+///
+/// ```
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mesh = meshsim::Mesh::load(&["policies/canary-cookie"])?;
+///     assert_eq!(mesh.virtual_services.len(), 1);
+///     let err = meshsim::Mesh::load(&["no/such/folder"]).unwrap_err();
+///     let boxed: Box<dyn std::error::Error> = Box::new(err);
+///     assert!(boxed.to_string().contains("no/such/folder"));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    /// Each diagnostic as `meshsim validate` prints it (with its hint), one after another;
+    /// a count first when there are several.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() > 1 {
+            writeln!(
+                f,
+                "{} error(s), {} warning(s):",
+                self.error_count(),
+                self.0.len() - self.error_count()
+            )?;
+        }
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(&render::human(d))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
 
 impl Diagnostics {
     /// Adds one.

@@ -223,7 +223,10 @@ mod tests {
         let w = regex_failure("é+", "éé!").unwrap();
         assert!(w.contains("'!' (character 3)"), "{w}");
         let w = regex_failure("café", "cafè").unwrap();
-        assert!(w.contains("accepts \"caf\" but nothing that goes on with 'è' (character 4)"), "{w}");
+        assert!(
+            w.contains("accepts \"caf\" but nothing that goes on with 'è' (character 4)"),
+            "{w}"
+        );
     }
 
     #[test]
