@@ -61,8 +61,9 @@ fn strict_turns_warnings_into_a_failure() {
         "{out}"
     );
     assert!(err.contains("warning[MS0030]"), "{err}");
+    // Warnings under --strict are findings in the input (1), never the usage code (2).
     let (code, _, _) = meshsim(&["validate", "--strict", "-f", seed]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
 }
 
 #[test]
@@ -191,7 +192,8 @@ fn simulate_jsonl_has_one_decision_per_request_in_order() {
         "--requests",
         reqs.to_str().unwrap(),
     ]);
-    assert_eq!(code, 2);
+    // Invalid input: 1 (usage errors are 2).
+    assert_eq!(code, 1);
     assert!(err.contains("reqs.jsonl:2:"), "{err}");
     assert!(err.contains("unknown field `authorty`"), "{err}");
 }

@@ -18,6 +18,12 @@ use crate::trace::{NoHealthyCause, NoRetryReason, OutlierOutcome, TraceEvent, Tr
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+/// Tries of one request after which the simulation stops retrying it (status 0, a `gaveUp`
+/// event): Envoy has no such limit, but a policy whose retries would outlast any run must not
+/// take unbounded memory or time. Ten thousand tries is hours of simulated time at Envoy's
+/// back-off.
+pub const MAX_TRIES: u32 = 10_000;
+
 /// Per-cluster state that changes as requests flow.
 #[derive(Clone, Debug)]
 pub(crate) struct ClusterState {
@@ -576,7 +582,10 @@ impl Upstream {
             outcome: TryOutcome::from(r),
             elapsed_ns: now - started,
         });
-        f.tried.push(host);
+        // A set (bounded by the cluster's hosts), however many tries there are.
+        if !f.tried.contains(&host) {
+            f.tried.push(host);
+        }
         f.decision.attempts.push(Attempt {
             endpoint: Some(address.clone()),
             workload: Some(workload.clone()),
@@ -686,6 +695,18 @@ impl Upstream {
             return;
         }
         let f = self.flights[id].as_mut().expect("flight");
+        if f.attempts >= MAX_TRIES {
+            // Envoy would go on (retries.attempts can be 2^31 - 1, at least 25 ms apart: years);
+            // the simulation stops here so that memory and time stay bounded, and says so.
+            let (tries, after_ns, retries_left) = (f.attempts, now - f.arrival, f.retries_left);
+            f.note(|| TraceEvent::GaveUp {
+                tries,
+                after_ns,
+                retries_left,
+            });
+            self.finish(id, 0, Flags::NONE);
+            return;
+        }
         f.retries_left -= 1;
         f.next_is_retry = true;
         let random = f.rng.next_u64();

@@ -241,6 +241,15 @@ pub enum TraceEvent {
     },
     /// Nothing will ever answer and no timeout is set: the client waits forever.
     NoAnswer,
+    /// The simulation stopped retrying after `MAX_TRIES` tries; Envoy would go on.
+    GaveUp {
+        /// Tries made.
+        tries: u32,
+        /// Simulated time since the request arrived.
+        after_ns: u64,
+        /// Retries Envoy still had.
+        retries_left: u32,
+    },
 }
 
 /// What the mesh knows of a host that has no virtual host on this port.

@@ -1,5 +1,6 @@
 //! `meshsim diff`: one request stream through the mesh before and after a change.
 
+use crate::failure::Failure;
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::compile::IstioVersion;
 use meshsim::diff::{ChangeKind, Diff};
@@ -99,7 +100,7 @@ fn checkout(rev: &str, paths: &[PathBuf]) -> Result<(PathBuf, Vec<PathBuf>), Str
     Ok((root, out))
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let (scratch, before_paths) = match &args.before_git {
         Some(rev) => {
             let (root, paths) = checkout(rev, &args.after)?;
@@ -114,7 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     result
 }
 
-fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, String> {
+fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, Failure> {
     let side = |files: Vec<PathBuf>| MeshArgs {
         files,
         istio_version: args.istio_version,
@@ -128,10 +129,10 @@ fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, String> 
     let (stream, from) = build_stream(&after_mesh, &ma, &args.requests)?;
     let diff = if args.requests.rate.is_some() || stream.has_times() {
         if stream.len() > meshsim::diff::MAX_TIMED_REQUESTS {
-            return Err(format!(
+            return Err(crate::failure::usage(format!(
                 "a timed diff holds one side's decisions in memory: at most {} requests",
                 meshsim::diff::MAX_TIMED_REQUESTS
-            ));
+            )));
         }
         let interval = args.requests.rate.map(|r| 1e9 / r);
         let stream = &stream;

@@ -1,5 +1,6 @@
 //! `meshsim envoy-config`: the Envoy configuration istiod would push for the compiled mesh.
 
+use crate::failure::Failure;
 use crate::load::{MeshArgs, load_mesh, simulator};
 use meshsim::compile::Proxy;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ pub struct Args {
     gateway: Option<String>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mesh = load_mesh(&args.mesh)?;
     let sim = simulator(&mesh, &args.mesh)?;
     let compiled = sim.compiled();
@@ -27,7 +28,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                 .gateways
                 .iter()
                 .find(|x| format!("{}/{}", x.namespace, x.name) == name)
-                .ok_or_else(|| format!("no Gateway {name}"))?;
+                .ok_or_else(|| crate::failure::usage(format!("no Gateway {name}")))?;
             Proxy::Gateway {
                 name,
                 labels: gw.spec.selector.clone(),

@@ -1,5 +1,6 @@
 //! Shared CLI plumbing: load the mesh (printing diagnostics), and build the request stream.
 
+use crate::failure::{Failure, check_count, usage};
 use meshsim::Mesh;
 use meshsim::compile::IstioVersion;
 use meshsim::config::traffic::{TrafficSpec, parse_jsonl, parse_traffic};
@@ -209,10 +210,13 @@ pub fn build_stream(
     mesh: &Mesh,
     m: &MeshArgs,
     r: &RequestArgs,
-) -> Result<(Stream, String), String> {
+) -> Result<(Stream, String), Failure> {
     let default_n = 10_000;
+    if let Some(n) = r.count {
+        check_count(n)?;
+    }
     if let Some(path) = &r.traffic {
-        return traffic_stream(path, m, r.count);
+        return Ok(traffic_stream(path, m, r.count)?);
     }
     if let Some(path) = &r.requests {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -221,18 +225,18 @@ pub fn build_stream(
             for d in &diags {
                 eprintln!("{}", render::human(d));
             }
-            return Err(format!("{} bad request line(s)", diags.len()));
+            return Err(format!("{} bad request line(s)", diags.len()).into());
         }
         let list: Vec<Request> = reqs.iter().map(|(_, s)| from_spec(s)).collect();
         return Ok((Stream::List(list), format!("from {}", path.display())));
     }
     if let Some(s) = &r.request {
-        let (mut req, notes) = Request::parse_short_noting(s)?;
+        let (mut req, notes) = Request::parse_short_noting(s).map_err(usage)?;
         for n in notes {
             eprintln!("meshsim: warning: {n}");
         }
-        r.apply(&mut req)?;
-        check_request(mesh, &req)?;
+        r.apply(&mut req).map_err(usage)?;
+        check_request(mesh, &req).map_err(usage)?;
         let n = r.count.unwrap_or(1);
         return Ok((
             Stream::Repeat(Box::new(req.clone()), n),
@@ -247,7 +251,7 @@ pub fn build_stream(
             continue;
         };
         if candidate.is_file() {
-            return traffic_stream(&candidate, m, r.count);
+            return Ok(traffic_stream(&candidate, m, r.count)?);
         }
     }
     let host = mesh
@@ -260,8 +264,8 @@ pub fn build_stream(
         .or_else(|| mesh.services.first().map(|s| s.name.clone()))
         .ok_or("no request given and no service to send one to: use --request, --requests or --traffic")?;
     let mut req = Request::get(&host);
-    r.apply(&mut req)?;
-    check_request(mesh, &req)?;
+    r.apply(&mut req).map_err(usage)?;
+    check_request(mesh, &req).map_err(usage)?;
     let n = r.count.unwrap_or(default_n);
     Ok((
         Stream::Repeat(Box::new(req.clone()), n),

@@ -2,6 +2,7 @@
 
 mod diff;
 mod envoy_config;
+mod failure;
 mod load;
 mod ring;
 mod simulate;
@@ -13,7 +14,13 @@ use std::process::ExitCode;
 
 /// Simulate Istio/Envoy traffic policy offline.
 #[derive(Parser)]
-#[command(name = "meshsim", version, about, long_about = None)]
+#[command(
+    name = "meshsim",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 success; 1 invalid input (YAML, request or test files), failed tests or gates, or warnings under --strict; 2 usage errors (a flag or value the command cannot take)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,14 +53,9 @@ fn main() -> ExitCode {
         Command::Explain(a) => simulate::explain(a),
         Command::EnvoyConfig(a) => envoy_config::run(a),
         Command::Test(a) => test::run(a),
-        Command::Ring(a) => ring::run(*a),
+        // The lab reads flags only: what it refuses is a usage error.
+        Command::Ring(a) => ring::run(*a).map_err(failure::Failure::Usage),
         Command::Diff(a) => diff::run(*a),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("meshsim: {e}");
-            ExitCode::from(2)
-        }
-    }
+    result.unwrap_or_else(failure::Failure::report)
 }

@@ -1,5 +1,6 @@
 //! `meshsim simulate` and `meshsim explain`.
 
+use crate::failure::{Failure, usage};
 use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
 use meshsim::report::html::Recorder;
 use meshsim::report::{decision_json, explain_json, explain_text, summary_json, summary_table};
@@ -32,7 +33,7 @@ enum Format {
     Jsonl,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mesh = load_mesh(&args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
     for d in sim.diagnostics() {
@@ -126,12 +127,11 @@ enum ExplainFormat {
     Json,
 }
 
-pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
+pub fn explain(args: ExplainArgs) -> Result<ExitCode, Failure> {
     if args.requests.rate.is_some() {
-        return Err(
-            "explain decides requests one after the other; --rate (overlapping requests) is for simulate"
-                .into(),
-        );
+        return Err(usage(
+            "explain decides requests one after the other; --rate (overlapping requests) is for simulate",
+        ));
     }
     let mesh = load_mesh(&args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
@@ -148,10 +148,10 @@ pub fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let (stream, _) = build_stream(&mesh, &args.mesh, &requests)?;
     let index = args.index.unwrap_or(0);
     if index >= stream.len() {
-        return Err(format!(
+        return Err(usage(format!(
             "--index {index}: the stream has {} request(s), numbered from 0",
             stream.len()
-        ));
+        )));
     }
     for i in 0..index {
         sim.decide(&stream.get(i));

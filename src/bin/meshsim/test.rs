@@ -1,6 +1,7 @@
 //! `meshsim test`: run policy tests (meshsim's, istio-config-validator's or Envoy's route check
 //! tool's format) against the mesh, with coverage.
 
+use crate::failure::Failure;
 use crate::load::{MeshArgs, load_mesh};
 use meshsim::check::{TestCase, parse_test_file, run_test};
 use meshsim::config::tests::detect_format;
@@ -44,7 +45,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mesh = load_mesh(&args.mesh)?;
     // Problems istiod would log for this mesh (dropped delegate rules, ...) explain failures.
     for d in crate::load::simulator(&mesh, &args.mesh)?.diagnostics() {
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         for e in &errors {
             eprintln!("{e}");
         }
-        return Err(format!("{} problem(s) in the test files", errors.len()));
+        return Err(format!("{} problem(s) in the test files", errors.len()).into());
     }
     if cases.is_empty() {
         return Err("no tests found: give test files (meshsim's tests:, istio-config-validator's testCases: or Envoy's route check tests:)".into());

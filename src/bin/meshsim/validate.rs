@@ -1,5 +1,6 @@
 //! `meshsim validate`.
 
+use crate::failure::Failure;
 use meshsim::Mesh;
 use meshsim::diag::render;
 use std::io::Write;
@@ -35,7 +36,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let (mesh, mut diags) = Mesh::load_all(&args.files);
     // Admission rules, then the analyses (which need a mesh that loaded).
     diags.extend(meshsim::validate::validate(&mesh, args.istio_version));
@@ -82,7 +83,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     Ok(if errors > 0 {
         ExitCode::from(1)
     } else if args.strict && warnings > 0 {
-        ExitCode::from(2)
+        // Findings in the input, like errors: never the usage code.
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })

@@ -186,6 +186,14 @@ fn event_line(e: &TraceEvent) -> String {
         TraceEvent::RouteTimeout { after_ns } => {
             format!("route timeout after {}: 504 UT", ms(*after_ns))
         }
+        TraceEvent::GaveUp {
+            tries,
+            after_ns,
+            retries_left,
+        } => format!(
+            "meshsim stops after {tries} tries ({} simulated): Envoy would go on retrying ({retries_left} retries left) while the client waits; no answer is reported (status 0)",
+            ms(*after_ns)
+        ),
         TraceEvent::NoAnswer => "no answer and no timeout: the client waits forever (Istio's route timeout is off unless the VirtualService sets one)".into(),
     }
 }
