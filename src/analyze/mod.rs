@@ -3,7 +3,10 @@
 //! some requests just will not go where their authors think. Codes are `MS20xx`; where
 //! istioctl analyze has the same check, its code is named in the message.
 
+mod not_simulated;
 mod shadow;
+
+pub use not_simulated::not_simulated;
 
 use crate::compile::{IstioVersion, resolve_gateway_name, vs_gateways};
 use crate::config::{Destination, Resource, VirtualService, YamlPath};

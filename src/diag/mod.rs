@@ -89,6 +89,9 @@ pub mod codes {
     pub const MISSING_DELEGATE: Code = Code("MS0040");
     /// A delegate's rule conflicts with its root rule's match and is dropped.
     pub const DELEGATE_CONFLICT: Code = Code("MS0041");
+    /// Loaded but not simulated (a kind meshsim reads past, a field it does not model): the
+    /// answers do not account for it.
+    pub const NOT_SIMULATED: Code = Code("MS0050");
 
     // ===== Istio's admission rules (errors unless noted) =====
     /// A host that is not a valid (wildcard) DNS name or IP, or not allowed here.

@@ -32,6 +32,10 @@ pub struct Args {
     /// Seed of every random choice (the same on both sides).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Fail (exit 1) when something loaded on either side is not simulated, instead of
+    /// warning about it.
+    #[arg(long)]
+    strict: bool,
     /// Output format.
     #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
     output: String,
@@ -120,10 +124,13 @@ fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, Failure>
         files,
         istio_version: args.istio_version,
         seed: args.seed,
+        strict: args.strict,
     };
     let (mb, ma) = (side(before_paths), side(args.after.clone()));
     let before_mesh = load_mesh(&mb)?;
     let after_mesh = load_mesh(&ma)?;
+    // Both sides' findings, each once.
+    crate::load::report_not_simulated_in(&[&before_mesh, &after_mesh], args.strict)?;
     let mut before = simulator(&before_mesh, &mb)?;
     let mut after = simulator(&after_mesh, &ma)?;
     let (stream, from) = build_stream(&after_mesh, &ma, &args.requests)?;

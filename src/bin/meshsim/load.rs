@@ -27,6 +27,11 @@ pub struct MeshArgs {
     /// Seed of every random choice (same files, requests and seed: same output).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Fail (exit 1) when something loaded is not simulated (a Sidecar, an
+    /// AuthorizationPolicy, VirtualService tcp routes, localityLbSetting, ...), instead of
+    /// warning about it.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Where requests come from.
@@ -191,6 +196,35 @@ pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
         ));
     }
     Ok(mesh)
+}
+
+/// Says, once, what was loaded but is not simulated (warnings on stderr); under `--strict`
+/// that is a failure.
+pub fn report_not_simulated(mesh: &Mesh, args: &MeshArgs) -> Result<(), Failure> {
+    report_not_simulated_in(&[mesh], args.strict)
+}
+
+/// [`report_not_simulated`] for several meshes (a diff's two sides), each finding once.
+pub fn report_not_simulated_in(meshes: &[&Mesh], strict: bool) -> Result<(), Failure> {
+    let mut found = meshsim::diag::Diagnostics(
+        meshes
+            .iter()
+            .flat_map(|m| meshsim::analyze::not_simulated(m))
+            .collect(),
+    );
+    found.sort();
+    found.0.dedup();
+    let found = found.0;
+    for d in &found {
+        eprintln!("{}", render::human(d));
+    }
+    if strict && !found.is_empty() {
+        return Err(Failure::Input(format!(
+            "{} resource(s) or field(s) are loaded but not simulated (--strict)",
+            found.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The simulator for the loaded mesh, with the version and seed of the command line; errors

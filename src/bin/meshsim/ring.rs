@@ -196,6 +196,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
         files: args.files.clone(),
         istio_version: args.istio_version,
         seed: 0,
+        strict: false,
     })?;
     let compiled = CompiledMesh::new(&mesh, args.istio_version);
     let mut out = Vec::new();

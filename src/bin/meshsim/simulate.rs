@@ -1,7 +1,9 @@
 //! `meshsim simulate` and `meshsim explain`.
 
 use crate::failure::{Failure, usage};
-use crate::load::{MeshArgs, RequestArgs, build_stream, load_mesh, simulator};
+use crate::load::{
+    MeshArgs, RequestArgs, build_stream, load_mesh, report_not_simulated, simulator,
+};
 use meshsim::report::html::Recorder;
 use meshsim::report::{decision_json, explain_json, explain_text, summary_json, summary_table};
 use meshsim::sim::Summary;
@@ -35,6 +37,7 @@ enum Format {
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mesh = load_mesh(&args.mesh)?;
+    report_not_simulated(&mesh, &args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
     for d in sim.diagnostics() {
         eprintln!("{}", meshsim::diag::render::human(d));
@@ -134,6 +137,7 @@ pub fn explain(args: ExplainArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mesh = load_mesh(&args.mesh)?;
+    report_not_simulated(&mesh, &args.mesh)?;
     let mut sim = simulator(&mesh, &args.mesh)?;
     let mut requests = args.requests.clone();
     if requests.request.is_none()

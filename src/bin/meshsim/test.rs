@@ -47,6 +47,7 @@ enum Format {
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mesh = load_mesh(&args.mesh)?;
+    crate::load::report_not_simulated(&mesh, &args.mesh)?;
     // Problems istiod would log for this mesh (dropped delegate rules, ...) explain failures.
     for d in crate::load::simulator(&mesh, &args.mesh)?.diagnostics() {
         eprintln!("{}", render::human(d));

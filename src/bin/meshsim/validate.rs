@@ -17,7 +17,7 @@ pub struct Args {
         value_name = "FILE_OR_DIR"
     )]
     files: Vec<PathBuf>,
-    /// Treat warnings as failures (exit status 2 when there are warnings but no errors).
+    /// Treat warnings as failures (exit status 1 when there are warnings but no errors).
     #[arg(long)]
     strict: bool,
     /// Output format.
