@@ -351,3 +351,58 @@ fn a_failure_that_is_not_retried_says_which_retry_on_would_cover_it() {
         "{out}"
     );
 }
+
+/// Analysis findings that explain the outcome are shown beside the rule they concern, in
+/// explain and in a failing test's trace, not only by validate: the tutorial's cookie regex
+/// gets MS2010 with its fix.
+#[test]
+fn analysis_findings_are_shown_beside_their_rule() {
+    let Some(s) = seeds("analysis_findings_are_shown_beside_their_rule") else {
+        return;
+    };
+    let (canary, cookie) = (format!("{s}/canary.yaml"), format!("{s}/canaryCookie.yaml"));
+    let (code, out, err) = meshsim(&[
+        "explain",
+        "-f",
+        &canary,
+        "-f",
+        &cookie,
+        "--request",
+        "GET http://myweb-service/",
+        "-H",
+        "Cookie: a=1; usertype=tester",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rule0 = out.find("  rule 0: header cookie").expect("rule 0 tried");
+    let finding = out.find("analysis: warning[MS2010]").expect("the finding");
+    let rule1 = out.find("  rule 1: matches").expect("rule 1");
+    assert!(rule0 < finding && finding < rule1, "{out}");
+    assert!(
+        out.contains("hint: allow other cookies and the space browsers put after `;`"),
+        "{out}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("meshsim-finding-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tests = dir.join("tests.yaml");
+    std::fs::write(
+        &tests,
+        "tests:\n- name: a browser tester reaches v2\n  request: {authority: myweb-service, headers: {cookie: \"a=1; usertype=tester\"}}\n  expect: {subset: v2}\n",
+    )
+    .unwrap();
+    let (code, out, _) = meshsim(&[
+        "test",
+        "-f",
+        &canary,
+        "-f",
+        &cookie,
+        "-t",
+        tests.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    let rule0 = out.find("rule 0: header cookie").expect("the trace");
+    let finding = out.find("analysis: warning[MS2010]").expect("the finding");
+    assert!(rule0 < finding, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -382,3 +382,59 @@ fn small_rings(mesh: &Mesh, version: IstioVersion, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+/// An analysis finding about one rule of a VirtualService, to show beside that rule where a
+/// request's trace tries it (`explain`, a failing test's first failing request).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleFinding {
+    /// The VirtualService.
+    pub virtual_service: crate::trace::ResourceRef,
+    /// Its `http[]` rule.
+    pub rule: usize,
+    /// The finding.
+    pub finding: Diagnostic,
+}
+
+/// The findings among `diags` that concern a VirtualService's `http[i]` rule: located in
+/// that VirtualService's document (the last one of its file starting at or before the
+/// finding's line) with a path under `spec.http[i]`.
+///
+/// ```
+/// use meshsim::{Mesh, analyze};
+/// use meshsim::compile::IstioVersion;
+/// let mesh = Mesh::load(&["tests/invalid/analysis-cookie-regex.yaml"]).unwrap();
+/// let found = analyze::analyze(&mesh, IstioVersion::NEWEST);
+/// let by_rule = analyze::rule_findings(&mesh, &found);
+/// assert_eq!(by_rule[0].rule, 0);
+/// assert_eq!(by_rule[0].finding.code.0, "MS2010");
+/// ```
+pub fn rule_findings(mesh: &Mesh, diags: &Diagnostics) -> Vec<RuleFinding> {
+    let mut out = Vec::new();
+    for d in &diags.0 {
+        let Some(loc) = &d.location else { continue };
+        let Some(rule) = d
+            .path
+            .strip_prefix("spec.http[")
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let vs = mesh
+            .virtual_services
+            .iter()
+            .filter(|r| r.origin.file == loc.file && r.origin.line <= loc.line)
+            .max_by_key(|r| r.origin.line);
+        if let Some(r) = vs {
+            out.push(RuleFinding {
+                virtual_service: crate::trace::ResourceRef {
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                },
+                rule,
+                finding: d.clone(),
+            });
+        }
+    }
+    out
+}

@@ -4,8 +4,9 @@ use crate::check::SuiteResult;
 use serde_json::{Value, json};
 use std::fmt::Write;
 
-/// Text output: one line per test, details for failures, the summary line, coverage.
-pub fn text(r: &SuiteResult, colour: bool) -> String {
+/// Text output: one line per test, details for failures (with the trace of the first failing
+/// request, and the analysis findings of the rules it tried), the summary line, coverage.
+pub fn text(r: &SuiteResult, colour: bool, findings: &[crate::analyze::RuleFinding]) -> String {
     let paint = |code: &str, s: &str| {
         if colour {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -39,7 +40,11 @@ pub fn text(r: &SuiteResult, colour: bool) -> String {
                 "          first failing request (#{}): {req}",
                 d.index + 1
             );
-            out.push_str(&super::explain::events_text(&trace.0, "            "));
+            out.push_str(&super::explain::events_text_noting(
+                &trace.0,
+                "            ",
+                findings,
+            ));
             let _ = write!(
                 out,
                 "            {}",

@@ -5,7 +5,7 @@ use crate::load::{
     MeshArgs, RequestArgs, build_stream, load_mesh, report_not_simulated, simulator,
 };
 use meshsim::report::html::Recorder;
-use meshsim::report::{decision_json, explain_json, explain_text, summary_json, summary_table};
+use meshsim::report::{decision_json, explain_json, summary_json, summary_table};
 use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -163,7 +163,15 @@ pub fn explain(args: ExplainArgs) -> Result<ExitCode, Failure> {
     let req = stream.get(index);
     let (d, trace) = sim.explain(&req);
     match args.output {
-        ExplainFormat::Text => print!("{}", explain_text(&req, &d, &trace)),
+        ExplainFormat::Text => {
+            // Findings of the rules the request tried, shown beside them.
+            let found = meshsim::analyze::analyze(&mesh, args.mesh.istio_version);
+            let findings = meshsim::analyze::rule_findings(&mesh, &found);
+            print!(
+                "{}",
+                meshsim::report::explain::explain_text_noting(&req, &d, &trace, &findings)
+            );
+        }
         ExplainFormat::Json => println!("{}", explain_json(&req, &d, &trace)),
     }
     Ok(ExitCode::SUCCESS)

@@ -109,7 +109,9 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mut out = std::io::stdout().lock();
     match args.output {
         Format::Text => {
-            let _ = write!(out, "{}", render_tests::text(&suite, colour));
+            let found = meshsim::analyze::analyze(&mesh, args.mesh.istio_version);
+            let findings = meshsim::analyze::rule_findings(&mesh, &found);
+            let _ = write!(out, "{}", render_tests::text(&suite, colour, &findings));
         }
         Format::Json => {
             let _ = writeln!(

@@ -20,6 +20,7 @@
 pub mod text;
 pub mod why;
 
+use crate::analyze::RuleFinding;
 use crate::route::Request;
 use crate::sim::{Decision, LbChoice};
 use crate::trace::{DestinationRef, Trace, TraceEvent};
@@ -238,25 +239,55 @@ impl ResultDoc {
 /// The readable trace of one request: the request, an indented line per event (with its
 /// "why" beneath), then the result and each try.
 pub fn explain_text(req: &Request, d: &Decision, trace: &Trace) -> String {
+    explain_text_noting(req, d, trace, &[])
+}
+
+/// [`explain_text`], with analysis findings shown under the rules they concern.
+pub fn explain_text_noting(
+    req: &Request,
+    d: &Decision,
+    trace: &Trace,
+    findings: &[RuleFinding],
+) -> String {
     let mut out = String::new();
     if d.index > 0 {
         let _ = writeln!(out, "request #{} of the stream: {req}", d.index);
     } else {
         let _ = writeln!(out, "request: {req}");
     }
-    out.push_str(&events_text(&trace.0, "  "));
+    out.push_str(&events_text_noting(&trace.0, "  ", findings));
     out.push_str(&result_text(d, "  "));
     out
 }
 
 /// The events, one line each with `indent`, their reasons under them.
 pub fn events_text(events: &[TraceEvent], indent: &str) -> String {
+    events_text_noting(events, indent, &[])
+}
+
+/// [`events_text`], with each analysis finding under the tried rule it concerns.
+pub fn events_text_noting(events: &[TraceEvent], indent: &str, findings: &[RuleFinding]) -> String {
     let mut out = String::new();
     for e in events {
         let (line, whys) = event_lines(e);
         let _ = writeln!(out, "{indent}{line}");
         for w in whys {
             let _ = writeln!(out, "{indent}    why: {w}");
+        }
+        if let TraceEvent::RouteTried { route, .. } = e {
+            for f in findings.iter().filter(|f| {
+                route.virtual_service.as_ref() == Some(&f.virtual_service) && route.rule == f.rule
+            }) {
+                let d = &f.finding;
+                let _ = writeln!(
+                    out,
+                    "{indent}    analysis: {}[{}]: {}",
+                    d.severity, d.code, d.message
+                );
+                if let Some(h) = &d.hint {
+                    let _ = writeln!(out, "{indent}      hint: {h}");
+                }
+            }
         }
     }
     out
