@@ -17,7 +17,23 @@ pub fn expand_paths<P: AsRef<Path>>(paths: &[P]) -> (Vec<PathBuf>, Diagnostics) 
     for p in paths {
         let p = p.as_ref();
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut files, &mut diags),
+            Ok(m) if m.is_dir() => {
+                let before = files.len();
+                walk(p, &mut files, &mut diags);
+                if files.len() == before {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::IO,
+                            "this folder has no .yaml, .yml or .json file (folders are read recursively)",
+                        )
+                        .at(Location {
+                            file: p.display().to_string().into(),
+                            line: 1,
+                            column: 1,
+                        }),
+                    );
+                }
+            }
             Ok(_) => files.push(p.to_path_buf()),
             Err(e) => diags.push(io_error(p, &e)),
         }

@@ -23,7 +23,7 @@ pub use gateway::*;
 pub use kube::*;
 pub use load::{
     AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource,
-    parse_documents, parse_yaml, top_level_keys,
+    parse_documents, parse_yaml, parse_yaml_with, top_level_keys,
 };
 pub use span::{SpanIndex, YamlPath};
 pub use types::*;

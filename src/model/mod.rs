@@ -118,13 +118,23 @@ impl Mesh {
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
         earlier: Diagnostics,
     ) -> (Mesh, Diagnostics) {
+        Self::build_with(sources, earlier, None)
+    }
+
+    /// [`Mesh::build`] as `kubectl apply -n NAMESPACE` applies: objects that name no
+    /// namespace go to `namespace`, and one that names another is an error.
+    pub fn build_with<'a>(
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+        earlier: Diagnostics,
+        namespace: Option<&str>,
+    ) -> (Mesh, Diagnostics) {
         let mut diags = earlier;
         let mut ignored = Vec::new();
         let mut resources: Vec<AnyResource> = Vec::new();
         // (kind, namespace, name) → index in `resources`, for kubectl-apply replacement.
         let mut by_id: BTreeMap<(Kind, String, String), usize> = BTreeMap::new();
         for (name, text) in sources {
-            let parsed = config::parse_yaml(name, text);
+            let parsed = config::parse_yaml_with(name, text, namespace);
             diags.extend(parsed.diagnostics);
             ignored.extend(parsed.ignored);
             for r in parsed.resources {

@@ -125,6 +125,7 @@ fn compare(args: &Args, before_paths: Vec<PathBuf>) -> Result<ExitCode, Failure>
         istio_version: args.istio_version,
         seed: args.seed,
         strict: args.strict,
+        namespace: None,
     };
     let (mb, ma) = (side(before_paths), side(args.after.clone()));
     let before_mesh = load_mesh(&mb)?;

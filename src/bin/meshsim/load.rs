@@ -13,14 +13,20 @@ use std::path::PathBuf;
 /// Mesh files, Istio version and seed: what every simulating command takes.
 #[derive(clap::Args, Clone, Debug)]
 pub struct MeshArgs {
-    /// Files or folders with the mesh (like `kubectl apply -f`; folders recursively).
+    /// Files or folders with the mesh, as `kubectl apply -f` takes them: repeatable or
+    /// comma-separated, folders recursively, `-` for standard input.
     #[arg(
         short = 'f',
         long = "filename",
         required = true,
-        value_name = "FILE_OR_DIR"
+        value_name = "FILE_OR_DIR",
+        value_delimiter = ','
     )]
     pub files: Vec<PathBuf>,
+    /// The namespace of objects that name none (`kubectl apply -n`); an object in another
+    /// namespace is an error.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
     /// Istio version whose behaviour to follow (e.g. 1.4 for the tutorial's world).
     #[arg(long, default_value_t = IstioVersion::NEWEST, value_name = "VERSION")]
     pub istio_version: IstioVersion,
@@ -182,7 +188,7 @@ impl MeshArgs {
 
 /// Loads the mesh; prints every diagnostic; fails on errors.
 pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
-    let (mesh, mut diags) = Mesh::load_all(&args.files);
+    let (mesh, mut diags) = read_mesh(&args.files, args.namespace.as_deref())?;
     // A configuration Istio would refuse is not simulated.
     diags.extend(meshsim::validate::validate(&mesh, args.istio_version));
     diags.sort();
@@ -196,6 +202,42 @@ pub fn load_mesh(args: &MeshArgs) -> Result<Mesh, String> {
         ));
     }
     Ok(mesh)
+}
+
+/// Reads files, folders and `-` (standard input, once) as `kubectl apply -f` does, in order.
+pub fn read_mesh(
+    paths: &[PathBuf],
+    namespace: Option<&str>,
+) -> Result<(Mesh, meshsim::diag::Diagnostics), String> {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut diags = meshsim::diag::Diagnostics::default();
+    let mut stdin_read = false;
+    for p in paths {
+        if p.as_os_str() == "-" {
+            if stdin_read {
+                return Err("-f - is given twice: standard input can be read once".into());
+            }
+            stdin_read = true;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+                .map_err(|e| format!("standard input: {e}"))?;
+            texts.push(("<stdin>".into(), text));
+            continue;
+        }
+        let (files, d) = meshsim::files::expand_paths(std::slice::from_ref(p));
+        diags.extend(d);
+        for f in &files {
+            match meshsim::files::read_text(f) {
+                Ok(t) => texts.push((f.display().to_string(), t)),
+                Err(d) => diags.push(d),
+            }
+        }
+    }
+    Ok(Mesh::build_with(
+        texts.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+        diags,
+        namespace,
+    ))
 }
 
 /// Says, once, what was loaded but is not simulated (warnings on stderr); under `--strict`

@@ -197,6 +197,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
         istio_version: args.istio_version,
         seed: 0,
         strict: false,
+        namespace: None,
     })?;
     let compiled = CompiledMesh::new(&mesh, args.istio_version);
     let mut out = Vec::new();

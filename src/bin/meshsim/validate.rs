@@ -1,7 +1,6 @@
 //! `meshsim validate`.
 
 use crate::failure::Failure;
-use meshsim::Mesh;
 use meshsim::diag::render;
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,14 +8,19 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders to load (folders recursively: .yaml, .yml, .json).
+    /// Files or folders to load, as `kubectl apply -f` takes them: repeatable or
+    /// comma-separated, folders recursively (.yaml, .yml, .json), `-` for standard input.
     #[arg(
         short = 'f',
         long = "filename",
         required = true,
-        value_name = "FILE_OR_DIR"
+        value_name = "FILE_OR_DIR",
+        value_delimiter = ','
     )]
     files: Vec<PathBuf>,
+    /// The namespace of objects that name none (`kubectl apply -n`).
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
     /// Treat warnings as failures (exit status 1 when there are warnings but no errors).
     #[arg(long)]
     strict: bool,
@@ -37,7 +41,7 @@ enum Format {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
-    let (mesh, mut diags) = Mesh::load_all(&args.files);
+    let (mesh, mut diags) = crate::load::read_mesh(&args.files, args.namespace.as_deref())?;
     // Admission rules, then the analyses (which need a mesh that loaded).
     diags.extend(meshsim::validate::validate(&mesh, args.istio_version));
     diags.extend(meshsim::analyze::analyze(&mesh, args.istio_version));

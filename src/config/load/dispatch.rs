@@ -17,13 +17,19 @@ use std::sync::Arc;
 /// One document: the span pass, the lenient header, the kind, then the strict typed pass.
 /// Every failure lands in `out` as a located diagnostic (or an ignored entry) and the next
 /// document is read regardless.
-pub(super) fn parse_document(file: &Arc<str>, chunk: Chunk<'_>, out: &mut ParsedFile) {
+pub(super) fn parse_document(
+    file: &Arc<str>,
+    chunk: Chunk<'_>,
+    namespace: (&str, bool),
+    out: &mut ParsedFile,
+) {
     let mut ctx = DocCtx {
         file,
         api_version: String::new(),
         text: chunk.text,
         line_offset: chunk.first_line - 1,
         spans: None,
+        namespace,
     };
     let (tree, spans) = match span_pass(&ctx) {
         Ok(t) => t,
@@ -399,14 +405,28 @@ fn resource<T>(
         .with_path(name_path.to_string()));
     };
     let api_version = ctx.api_version.clone();
+    let (default_ns, asked) = ctx.namespace;
+    let namespace = match meta.namespace.filter(|n| !n.is_empty()) {
+        Some(n) if asked && n != default_ns => {
+            let path = YamlPath::root().key("metadata").key("namespace");
+            return Err(Diagnostic::error(
+                codes::INVALID_VALUE,
+                format!(
+                    "{kind} {name}: namespace `{n}` does not match the namespace `{default_ns}` given with --namespace"
+                ),
+            )
+            .at(origin.locate(&path))
+            .with_path(path.to_string())
+            .with_hint("kubectl apply -n refuses this too: drop one of the two"));
+        }
+        Some(n) => n,
+        None => default_ns.to_string(),
+    };
     Ok(Resource {
         kind,
         api_version,
         name,
-        namespace: meta
-            .namespace
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_string()),
+        namespace,
         labels: meta.labels,
         annotations: meta.annotations,
         spec,

@@ -307,11 +307,31 @@ pub struct ParsedFile {
 /// assert_eq!(d.hint.as_deref(), Some("did you mean `weight`?"));
 /// ```
 pub fn parse_yaml(file: impl Into<Arc<str>>, text: &str) -> ParsedFile {
+    parse_yaml_with(file, text, None)
+}
+
+/// [`parse_yaml`] as `kubectl apply -n NAMESPACE` reads: objects that name no namespace are
+/// put in `namespace`, and one that names another is an error.
+///
+/// ```
+/// use meshsim::config::{AnyResource, parse_yaml_with};
+/// let p = parse_yaml_with("vs.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec: {hosts: [a]}\n", Some("shop"));
+/// let AnyResource::VirtualService(vs) = &p.resources[0] else { panic!() };
+/// assert_eq!(vs.namespace, "shop");
+/// let p = parse_yaml_with("vs.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a, namespace: other}\nspec: {hosts: [a]}\n", Some("shop"));
+/// assert!(p.diagnostics[0].message.contains("does not match the namespace `shop`"));
+/// ```
+pub fn parse_yaml_with(
+    file: impl Into<Arc<str>>,
+    text: &str,
+    namespace: Option<&str>,
+) -> ParsedFile {
     let file: Arc<str> = file.into();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = ParsedFile::default();
+    let ns = (namespace.unwrap_or("default"), namespace.is_some());
     for chunk in split_documents(text) {
-        parse_document(&file, chunk, &mut out);
+        parse_document(&file, chunk, ns, &mut out);
     }
     out
 }
@@ -334,6 +354,7 @@ pub fn parse_documents<T: DeserializeOwned>(
             text: chunk.text,
             line_offset: chunk.first_line - 1,
             spans: None,
+            namespace: ("default", false),
         };
         let spans = match span_pass(&ctx) {
             Ok((_, spans)) => spans,

@@ -26,6 +26,9 @@ pub(super) struct DocCtx<'a> {
     pub(super) text: &'a str,
     pub(super) line_offset: u32,
     pub(super) spans: Option<&'a SpanIndex>,
+    /// The namespace of objects that name none (`kubectl apply -n`; `default` otherwise),
+    /// and whether it was asked for (then an object in another namespace is an error).
+    pub(super) namespace: (&'a str, bool),
 }
 
 impl DocCtx<'_> {

@@ -1,0 +1,133 @@
+//! kubectl's conventions for files: `-f -` reads standard input, `-f a.yaml,b.yaml` lists
+//! several, a folder without YAML is an error, and `--namespace` is `kubectl apply -n`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn meshsim_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn policy_text() -> String {
+    ["workloads.yaml", "policy.yaml"]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("policies/canary-cookie/{f}")).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+#[test]
+fn standard_input_and_comma_lists_load_like_files() {
+    let request = [
+        "--request",
+        "GET http://myweb-service/",
+        "-n",
+        "1000",
+        "-o",
+        "json",
+    ];
+    let (code, from_files, err) = meshsim_with_stdin(
+        &[
+            &[
+                "simulate",
+                "-f",
+                "policies/canary-cookie/workloads.yaml,policies/canary-cookie/policy.yaml",
+            ][..],
+            &request,
+        ]
+        .concat(),
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, from_stdin, err) = meshsim_with_stdin(
+        &[&["simulate", "-f", "-"][..], &request].concat(),
+        &policy_text(),
+    );
+    assert_eq!(code, 0, "{err}");
+    // Same mesh, same requests, same seed: the same summary, file names aside.
+    let strip = |s: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        v["inputs"]["files"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(&from_files), strip(&from_stdin));
+    assert_eq!(
+        strip(&from_stdin)["routes"][0]["route"],
+        "default/myweb default"
+    );
+
+    // A located error in standard input names it.
+    let (code, _, err) = meshsim_with_stdin(
+        &["validate", "-f", "-"],
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: {hosts: [x], htp: []}\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("<stdin>:4:"), "{err}");
+}
+
+#[test]
+fn a_folder_without_yaml_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("meshsim-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not yaml").unwrap();
+    let (code, _, err) =
+        meshsim_with_stdin(&["simulate", "-f", dir.to_str().unwrap(), "-n", "1"], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("this folder has no .yaml, .yml or .json file"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn namespace_is_kubectl_apply_n() {
+    let (code, out, err) = meshsim_with_stdin(
+        &[
+            "explain",
+            "-f",
+            "policies/canary-cookie",
+            "--namespace",
+            "shop",
+            "--request",
+            "GET http://myweb-service.shop/",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(VirtualService shop/myweb)"), "{out}");
+    assert!(
+        out.contains("myweb-service.shop.svc.cluster.local"),
+        "{out}"
+    );
+    let (code, _, err) = meshsim_with_stdin(
+        &["validate", "-f", "-", "--namespace", "shop"],
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: other}\nspec: {hosts: [x], http: [{route: [{destination: {host: x}}]}]}\n",
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(
+            "namespace `other` does not match the namespace `shop` given with --namespace"
+        ),
+        "{err}"
+    );
+}
