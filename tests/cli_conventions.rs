@@ -131,3 +131,93 @@ fn namespace_is_kubectl_apply_n() {
         "{err}"
     );
 }
+
+fn keys_of(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                keys_of(x, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| keys_of(x, out)),
+        _ => {}
+    }
+}
+
+/// One naming convention for every JSON meshsim writes (envoy-config aside, which is
+/// Envoy's): camelCase keys, in summaries, JSONL decisions, explain, validate, test and diff.
+#[test]
+fn every_json_output_uses_camel_case_keys() {
+    let runs: [&[&str]; 6] = [
+        &[
+            "simulate",
+            "-f",
+            "policies/retry",
+            "--request",
+            "GET http://retry-service/?failRate=50",
+            "-n",
+            "20",
+            "-o",
+            "jsonl",
+        ],
+        &[
+            "simulate",
+            "-f",
+            "policies/mirror",
+            "-n",
+            "20",
+            "-o",
+            "json",
+        ],
+        &[
+            "explain",
+            "-f",
+            "policies/lb-header-hash",
+            "--request",
+            "GET http://myweb-service/ user:a",
+            "-o",
+            "json",
+        ],
+        &[
+            "validate",
+            "-f",
+            "tests/invalid/analysis-cookie-regex.yaml",
+            "-o",
+            "json",
+        ],
+        &["test", "-f", "policies/canary-cookie", "-o", "json"],
+        &[
+            "diff",
+            "--before",
+            "policies/canary-10-percent",
+            "--after",
+            "policies/canary-baseline",
+            "-n",
+            "200",
+            "-o",
+            "json",
+        ],
+    ];
+    for args in runs {
+        let (_, out, err) = meshsim_with_stdin(args, "");
+        let mut keys = Vec::new();
+        for line in out
+            .lines()
+            .filter(|l| args.contains(&"jsonl") && !l.is_empty())
+        {
+            keys_of(&serde_json::from_str(line).unwrap(), &mut keys);
+        }
+        if !args.contains(&"jsonl") {
+            let v: serde_json::Value = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}\n{err}"));
+            keys_of(&v, &mut keys);
+        }
+        assert!(!keys.is_empty(), "{args:?}");
+        let bad: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.contains('_') || k.starts_with(|c: char| c.is_ascii_uppercase()))
+            .collect();
+        assert!(bad.is_empty(), "{args:?}: {bad:?}");
+    }
+}

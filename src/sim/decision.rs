@@ -101,6 +101,7 @@ pub struct DestinationOut {
 
 /// One try of the request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Attempt {
     /// `IP:PORT`, or null when no endpoint was chosen.
     pub endpoint: Option<String>,
@@ -112,10 +113,10 @@ pub struct Attempt {
     /// What happened: the status, or `refused`, `reset`, `timeout`.
     pub outcome: String,
     /// When the try started (ms since the request arrived at the proxy's clock origin).
-    #[serde(rename = "start_ms", serialize_with = "as_ms")]
+    #[serde(rename = "startMs", serialize_with = "as_ms")]
     pub start: u64,
     /// When it ended.
-    #[serde(rename = "end_ms", serialize_with = "as_ms")]
+    #[serde(rename = "endMs", serialize_with = "as_ms")]
     pub end: u64,
 }
 
@@ -166,8 +167,10 @@ pub struct LbChoice {
     pub healthy: usize,
 }
 
-/// The decision for one request.
+/// The decision for one request. Serialized (`simulate -o jsonl`) with camelCase keys, as
+/// every JSON meshsim writes except Envoy's own configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// The request's index in its stream.
     pub index: u64,
@@ -192,10 +195,10 @@ pub struct Decision {
     /// Every try.
     pub attempts: Vec<Attempt>,
     /// When the request arrived, on the simulated clock (ns).
-    #[serde(rename = "arrival_ms", serialize_with = "as_ms")]
+    #[serde(rename = "arrivalMs", serialize_with = "as_ms")]
     pub arrival: u64,
     /// How long the client waited for the answer (ns).
-    #[serde(rename = "duration_ms", serialize_with = "as_ms")]
+    #[serde(rename = "durationMs", serialize_with = "as_ms")]
     pub duration: u64,
     /// Mirrored copies.
     pub mirrors: Vec<MirrorOut>,
