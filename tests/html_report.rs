@@ -290,3 +290,35 @@ fn a_browser_renders_the_reports() {
         }
     }
 }
+
+/// The latency chart follows the summary: on the tutorial's retry lesson (failRate=50, pods
+/// that hang 5 s then crash) the p50 series reaches the summary's p50, where it used to sit
+/// flat at 0 ms (percentiles were asked for as fractions of a percent).
+#[test]
+fn the_latency_chart_agrees_with_the_summary() {
+    let (_, page, json) = report(
+        "retry",
+        &[
+            "--request",
+            "GET http://retry-service/?failRate=50",
+            "-n",
+            "300",
+        ],
+    );
+    let p50 = json["latencyMs"]["p50"].as_f64().unwrap();
+    assert!(p50 > 100.0, "the lesson's median is slow: {p50}");
+    let title = page
+        .split("<title>p50: ")
+        .nth(1)
+        .expect("a p50 series")
+        .split("</title>")
+        .next()
+        .unwrap();
+    let (lo, hi) = title.split_once(" to ").unwrap();
+    let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    assert!(
+        hi >= p50 * 0.5 && hi > 0.0,
+        "p50 series {lo}..{hi}, summary p50 {p50}"
+    );
+    assert!(lo <= p50 * 2.0, "p50 series {lo}..{hi}, summary p50 {p50}");
+}

@@ -141,12 +141,22 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
                 )
             })
             .collect();
+        // The title carries the series' range, so that a reader (and a test) can check it
+        // against the tables without reading coordinates.
+        let (lo, hi) = ser
+            .points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| {
+                (lo.min(y), hi.max(y))
+            });
         let _ = writeln!(
             s,
-            r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
+            r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}: {} to {}</title></polyline>"#,
             colour(i),
             pts.join(" "),
-            escape(&ser.name)
+            escape(&ser.name),
+            label(if lo.is_finite() { lo } else { 0.0 }),
+            label(if hi.is_finite() { hi } else { 0.0 })
         );
         let (lx, ly) = (
             l + (i % 3) as f64 * 130.0,

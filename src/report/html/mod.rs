@@ -177,7 +177,8 @@ fn panels(s: &mut String, summary: &Summary, rec: &Recorder) {
         &success,
     ));
     if summary.has_resilience() {
-        let lat: Vec<Series> = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)]
+        // Latencies::percentile takes percent (50.0), not a fraction.
+        let lat: Vec<Series> = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)]
             .iter()
             .map(|(n, p)| Series {
                 name: (*n).into(),
