@@ -44,7 +44,8 @@ fn every_seed_file_loads_unchanged() {
             + mesh.gateways.len()
             + mesh.service_entries.len()
             + mesh.workloads.len()
-            + mesh.services.len();
+            + mesh.services.len()
+            + mesh.mesh_configs.len();
         assert_eq!(loaded + mesh.ignored.len(), docs, "{}", f.display());
     }
 }
@@ -56,13 +57,15 @@ fn seed_folder_loads_as_kubectl_apply_would() {
     // with 3+3+1+3+1 replicas.
     assert_eq!(mesh.workloads.len(), 5);
     assert_eq!(mesh.topology.instances.len(), 11);
-    // Secrets, the IstioControlPlane of the blog and the 0.x DestinationPolicy are ignored, with
-    // their files.
+    // Secrets and the 0.x DestinationPolicy are ignored, with their files; the blog's Istio 1.4
+    // IstioControlPlane is read for its mesh settings (it sets no outbound policy).
     let mut ignored: Vec<_> = mesh.ignored.iter().map(|i| i.kind.as_str()).collect();
     ignored.sort();
+    assert_eq!(ignored, ["DestinationPolicy", "Secret", "Secret"]);
+    assert_eq!(mesh.mesh_configs.len(), 1);
     assert_eq!(
-        ignored,
-        ["DestinationPolicy", "IstioControlPlane", "Secret", "Secret"]
+        mesh.outbound_traffic_policy,
+        meshsim::config::OutboundMode::AllowAny
     );
     assert!(
         mesh.ignored

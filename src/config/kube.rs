@@ -148,10 +148,46 @@ pub enum OutboundMode {
     RegistryOnly,
 }
 
-/// `spec` of an IstioOperator: only `meshConfig` matters here.
+/// `spec` of an IstioOperator (or Istio 1.4's IstioControlPlane): only the mesh settings
+/// matter here.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IstioOperatorSpec {
     /// Mesh-wide settings.
     pub mesh_config: Option<MeshConfig>,
+    /// Helm values: Istio 1.4's installs set `values.global.outboundTrafficPolicy.mode`.
+    pub values: Option<OperatorValues>,
+}
+
+impl IstioOperatorSpec {
+    /// The mesh settings it installs: `meshConfig`, with the 1.4 Helm value
+    /// `values.global.outboundTrafficPolicy` where `meshConfig` does not set it (istioctl
+    /// copies that value into the mesh config).
+    pub fn mesh(&self) -> MeshConfig {
+        let mut mesh = self.mesh_config.clone().unwrap_or_default();
+        if mesh.outbound_traffic_policy.is_none() {
+            mesh.outbound_traffic_policy = self
+                .values
+                .as_ref()
+                .and_then(|v| v.global.as_ref())
+                .and_then(|g| g.outbound_traffic_policy.clone());
+        }
+        mesh
+    }
+}
+
+/// `spec.values` of an IstioOperator: the Helm values (only `global` is read).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorValues {
+    /// `values.global`.
+    pub global: Option<GlobalValues>,
+}
+
+/// `spec.values.global`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalValues {
+    /// What sidecars do with hosts outside the registry (Istio 1.4's place for it).
+    pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
 }

@@ -8,8 +8,8 @@ use super::{AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObjec
 use crate::config::kube::{
     ConfigMapData, IstioOperatorSpec, MeshConfig, PodSpec, PodStatus, ServiceSpec, WorkloadSpec,
 };
-use crate::config::span::{Node, SpanIndex, YamlPath};
-use crate::diag::{Diagnostic, codes};
+use crate::config::span::{Node, Pos, SpanIndex, YamlPath};
+use crate::diag::{Diagnostic, Location, codes};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use std::sync::Arc;
@@ -57,6 +57,10 @@ pub(super) fn parse_document(
     let Some((api_version, kind_name)) = header(&ctx, &spans, &origin, out) else {
         return;
     };
+    if kind_name == "List" && api_version == "v1" {
+        list_items(file, chunk, &spans, namespace, out);
+        return;
+    }
     ctx.api_version = api_version.clone();
     let Some(kind) = known_kind(&ctx, &api_version, &kind_name, &origin, out) else {
         return;
@@ -65,6 +69,63 @@ pub(super) fn parse_document(
         Ok(Some(r)) => out.resources.push(r),
         Ok(None) => ignore(&ctx, kind_name, api_version, &origin, out),
         Err(d) => out.diagnostics.push(d),
+    }
+}
+
+/// `kind: List`, what `kubectl get -o yaml` prints: each of its `items` is read as a
+/// document of its own, in place (the lines before it blank, its `- ` replaced by spaces), so
+/// that every line and column of a diagnostic stays the file's. Items must be in block style,
+/// as kubectl writes them.
+fn list_items(
+    file: &Arc<str>,
+    chunk: Chunk<'_>,
+    spans: &SpanIndex,
+    namespace: (&str, bool),
+    out: &mut ParsedFile,
+) {
+    let lines: Vec<&str> = chunk.text.split_inclusive('\n').collect();
+    let items = YamlPath::root().key("items");
+    let starts: Vec<Pos> = (0..)
+        .map_while(|i| spans.get(&items.index(i)).map(|s| s.value))
+        .collect();
+    for (i, start) in starts.iter().enumerate() {
+        let first = (start.line - chunk.first_line) as usize;
+        // The item's mapping starts after its `- `; its lines are indented at least that far.
+        let indent = start.column.saturating_sub(1) as usize;
+        let end = match starts.get(i + 1) {
+            Some(next) => (next.line - chunk.first_line) as usize,
+            None => (first + 1..lines.len())
+                .find(|&k| {
+                    let l = lines[k];
+                    let t = l.trim_start();
+                    !t.is_empty() && !t.starts_with('#') && l.len() - t.len() < indent
+                })
+                .unwrap_or(lines.len()),
+        };
+        let Some(head) = lines.get(first).filter(|l| l.len() > indent && first < end) else {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    codes::NOT_AN_OBJECT,
+                    "a List's items must be written in block style, one `- ` per item, as kubectl prints them",
+                )
+                .at(Location {
+                    file: file.clone(),
+                    line: start.line,
+                    column: start.column,
+                }),
+            );
+            continue;
+        };
+        let mut text = " ".repeat(indent);
+        text.push_str(&head[indent..]);
+        for l in &lines[first + 1..end] {
+            text.push_str(l);
+        }
+        let item = Chunk {
+            text: &text,
+            first_line: start.line,
+        };
+        parse_document(file, item, namespace, out);
     }
 }
 
@@ -190,7 +251,7 @@ fn read_kind(
         }),
         Kind::Pod => pod(ctx, text, origin).map(AnyResource::Pod),
         Kind::IstioOperator => kube::<IstioOperatorSpec>(ctx, text, kind, origin).map(|r| {
-            let mesh = r.spec.mesh_config.clone().unwrap_or_default();
+            let mesh = r.spec.mesh();
             AnyResource::MeshConfig(Resource {
                 spec: mesh,
                 ..retag(r)
@@ -396,7 +457,13 @@ fn resource<T>(
     origin: &Origin,
 ) -> Result<Resource<T>, Diagnostic> {
     let name_path = YamlPath::root().key("metadata").key("name");
-    let Some(name) = meta.name.filter(|n| !n.is_empty()) else {
+    // istioctl's install files need no name (`istioctl install -f` names the installation).
+    let unnamed_ok = kind == Kind::IstioOperator;
+    let name = meta
+        .name
+        .filter(|n| !n.is_empty())
+        .or_else(|| unnamed_ok.then(|| "(unnamed)".to_string()));
+    let Some(name) = name else {
         return Err(Diagnostic::error(
             codes::MISSING_FIELD,
             format!("{kind} has no `metadata.name`"),

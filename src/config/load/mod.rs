@@ -97,7 +97,8 @@ impl Kind {
                 ("apps", &["v1", "v1beta1", "v1beta2"])
             }
             Kind::Service | Kind::Pod | Kind::Namespace | Kind::ConfigMap => ("", &["v1"]),
-            Kind::IstioOperator => ("install.istio.io", &["v1alpha1"]),
+            // v1alpha2 is Istio 1.4's IstioControlPlane.
+            Kind::IstioOperator => ("install.istio.io", &["v1alpha1", "v1alpha2"]),
         }
     }
 
@@ -114,7 +115,7 @@ impl Kind {
             "Service" => Kind::Service,
             "Pod" => Kind::Pod,
             "Namespace" => Kind::Namespace,
-            "IstioOperator" => Kind::IstioOperator,
+            "IstioOperator" | "IstioControlPlane" => Kind::IstioOperator,
             "ConfigMap" => Kind::ConfigMap,
             _ => return None,
         })

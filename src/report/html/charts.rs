@@ -50,6 +50,45 @@ fn label(v: f64) -> String {
     }
 }
 
+/// One series as a polyline in the plot area (`[left, top, width, height]`, scaled to
+/// `[xmax, ymax]`).
+fn polyline(
+    s: &mut String,
+    ser: &Series,
+    i: usize,
+    [l, t, pw, ph]: [f64; 4],
+    [xmax, ymax]: [f64; 2],
+) {
+    let pts: Vec<String> = ser
+        .points
+        .iter()
+        .map(|(x, y)| {
+            format!(
+                "{:.1},{:.1}",
+                l + x / xmax * pw,
+                t + ph - (y / ymax).min(1.0) * ph
+            )
+        })
+        .collect();
+    // The title carries the series' range, so that a reader (and a test) can check it
+    // against the tables without reading coordinates.
+    let (lo, hi) = ser
+        .points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| {
+            (lo.min(y), hi.max(y))
+        });
+    let _ = writeln!(
+        s,
+        r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}: {} to {}</title></polyline>"#,
+        colour(i),
+        pts.join(" "),
+        escape(&ser.name),
+        label(if lo.is_finite() { lo } else { 0.0 }),
+        label(if hi.is_finite() { hi } else { 0.0 })
+    );
+}
+
 /// Renders a chart of `series` (440 × 240).
 pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
     let rows = series.len().div_ceil(3).max(1);
@@ -130,34 +169,7 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
         escape(axes.y_label)
     );
     for (i, ser) in series.iter().enumerate() {
-        let pts: Vec<String> = ser
-            .points
-            .iter()
-            .map(|(x, y)| {
-                format!(
-                    "{:.1},{:.1}",
-                    l + x / xmax * pw,
-                    t + ph - (y / ymax).min(1.0) * ph
-                )
-            })
-            .collect();
-        // The title carries the series' range, so that a reader (and a test) can check it
-        // against the tables without reading coordinates.
-        let (lo, hi) = ser
-            .points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| {
-                (lo.min(y), hi.max(y))
-            });
-        let _ = writeln!(
-            s,
-            r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{}"><title>{}: {} to {}</title></polyline>"#,
-            colour(i),
-            pts.join(" "),
-            escape(&ser.name),
-            label(if lo.is_finite() { lo } else { 0.0 }),
-            label(if hi.is_finite() { hi } else { 0.0 })
-        );
+        polyline(&mut s, ser, i, [l, t, pw, ph], [xmax, ymax]);
         let (lx, ly) = (
             l + (i % 3) as f64 * 130.0,
             t + ph + 50.0 + (i / 3) as f64 * 14.0,
