@@ -2,7 +2,8 @@
 //! that cannot run is reported by `cargo test` as ignored, with the reason, and never as a
 //! pass: `has_envoy` (an `envoy` from ENVOY_BIN, `.venv/bin/envoy` or PATH) and
 //! `has_chromium` (CHROMIUM_BIN, or chromium on PATH). Only the tests read these cfgs; the
-//! library and the binary are the same on every machine.
+//! library and the binary are the same on every machine. It also records the commit for
+//! `meshsim --version`.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,31 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The commit the binary is built from, for `--version` (`unknown` outside a git checkout).
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) if !c.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty { format!("{c}, modified") } else { c }
+        }
+        _ => "unknown".into(),
+    }
+}
+
 fn main() {
+    println!("cargo::rustc-env=MESHSIM_COMMIT={}", commit());
+    println!("cargo::rerun-if-changed=.git/HEAD");
+    println!("cargo::rerun-if-changed=.git/refs/heads");
+    println!("cargo::rerun-if-changed=.git/index");
     println!("cargo::rustc-check-cfg=cfg(has_envoy)");
     println!("cargo::rustc-check-cfg=cfg(has_chromium)");
     println!("cargo::rerun-if-env-changed=ENVOY_BIN");

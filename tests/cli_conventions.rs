@@ -321,3 +321,33 @@ spec:
         );
     }
 }
+
+#[test]
+fn completions_and_version_with_the_commit() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = meshsim_with_stdin(&["completions", shell], "");
+        assert_eq!(code, 0, "{err}");
+        for sub in ["simulate", "explain", "validate", "envoy-config"] {
+            assert!(out.contains(sub), "{shell}: {sub}");
+        }
+    }
+    let (code, out, _) = meshsim_with_stdin(&["--version"], "");
+    assert_eq!(code, 0);
+    let version = out.trim();
+    let commit = version
+        .strip_prefix(concat!("meshsim ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{version}"));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        // build.rs runs again when HEAD moves, so the binary names the commit checked out.
+        Some(h) => assert!(commit.starts_with(&h), "{version} vs HEAD {h}"),
+        None => assert_eq!(commit, "unknown"),
+    }
+}

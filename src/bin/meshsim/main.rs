@@ -16,7 +16,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "meshsim",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MESHSIM_COMMIT"), ")"),
     about,
     long_about = None,
     after_help = "Exit status: 0 success; 1 invalid input (YAML, request or test files), failed tests or gates, or warnings under --strict; 2 usage errors (a flag or value the command cannot take)."
@@ -43,6 +43,12 @@ enum Command {
     Diff(Box<diff::Args>),
     /// The hash-ring lab: load spread, disruption and cost of ring hash, maglev and peers.
     Ring(Box<ring::Args>),
+    /// Print a shell completion script: `meshsim completions bash > /etc/bash_completion.d/meshsim`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,16 @@ fn main() -> ExitCode {
         // The lab reads flags only: what it refuses is a usage error.
         Command::Ring(a) => ring::run(*a).map_err(failure::Failure::Usage),
         Command::Diff(a) => diff::run(*a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "meshsim",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(failure::Failure::report)
 }
