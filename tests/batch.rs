@@ -98,7 +98,7 @@ fn check(mesh: &Mesh, version: IstioVersion, n: usize) -> bool {
     let after: Vec<_> = base.iter().take(40).map(|r| reference.decide(r)).collect();
     for (threads, chunk) in [(1, 1 << 16), (1, 7), (2, 97), (3, 1000), (4, 13)] {
         let mut sim = Simulator::with_options(mesh, options).expect("compiles");
-        let got = sim.summarize_chunked(&stream[..], threads, chunk);
+        let got = sim.summarize_chunked(&stream[..], threads, chunk, &Default::default());
         assert_eq!(
             got, expected,
             "{threads} threads, chunks of {chunk}, Istio {version}"
@@ -264,6 +264,9 @@ fn many_rules_match_through_the_index_as_in_order() {
     for threads in [1, 2] {
         let mut sim = Simulator::with_options(&mesh, options).expect("compiles");
         assert!(sim.batchable());
-        assert_eq!(sim.summarize_chunked(&stream[..], threads, 333), expected);
+        assert_eq!(
+            sim.summarize_chunked(&stream[..], threads, 333, &Default::default()),
+            expected
+        );
     }
 }

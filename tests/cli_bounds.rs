@@ -127,3 +127,45 @@ fn endless_retries_stay_within_bounded_memory() {
     assert_eq!(last["retriesLeft"], 2_147_483_647u64 - 9_999);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C during a long run stops it and prints what was decided so far (exit 130), instead
+/// of losing it: a run of a billion requests interrupted after a second reports a summary of
+/// the requests it decided.
+#[test]
+fn ctrl_c_prints_what_was_decided() {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args([
+            "simulate",
+            "-f",
+            "policies/canary-10-percent",
+            "-n",
+            "1000000000",
+            "-o",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("meshsim: interrupted: "), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = v["requests"].as_u64().unwrap();
+    assert!(n > 0 && n < 1_000_000_000, "{n}");
+    let routed: u64 = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(routed, n, "the summary is of exactly the requests decided");
+}

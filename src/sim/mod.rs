@@ -18,6 +18,7 @@ pub mod stream;
 mod summary;
 mod upstream;
 
+pub use batch::Progress;
 pub use decision::{
     Attempt, Decision, DestinationOut, Flags, LbChoice, MirrorOut, RuleRef, short_host,
 };

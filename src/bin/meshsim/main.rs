@@ -4,6 +4,7 @@ mod diff;
 mod envoy_config;
 mod failure;
 mod load;
+mod progress;
 mod ring;
 mod simulate;
 mod test;

@@ -6,9 +6,11 @@ use crate::load::{
 };
 use meshsim::report::html::Recorder;
 use meshsim::report::{decision_json, explain_json, summary_json, summary_table};
+use meshsim::sim::Progress;
 use meshsim::sim::Summary;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,6 +28,10 @@ pub struct Args {
     /// the same whatever the count.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
+    /// No progress bar (it is shown on a terminal for runs longer than a second, unless
+    /// NO_COLOR is set).
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,12 +56,19 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let jsonl = matches!(args.output, Format::Jsonl);
     let timed = args.requests.rate.is_some() || stream.has_times();
     let mut recorder = args.html.as_ref().map(|_| Recorder::new(timed));
+    let progress = Arc::new(Progress::default());
+    {
+        // Ctrl-C stops the run between rounds; what was decided is still reported.
+        let p = progress.clone();
+        let _ = ctrlc::set_handler(move || p.stop());
+    }
+    let bar = crate::progress::Bar::start(progress.clone(), stream.len(), args.quiet);
     if !jsonl && recorder.is_none() && !timed {
         // Only counts are wanted: the batch path, on every core.
         let threads = args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        summary = sim.summarize(&stream, threads);
+        summary = sim.summarize_with(&stream, threads, &progress);
     }
     let batched = !jsonl && recorder.is_none() && !timed;
     let mut sink = |d: meshsim::sim::Decision| {
@@ -71,20 +84,35 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     };
     if timed {
         let interval = args.requests.rate.map(|r| 1e9 / r);
-        let arrivals = (0..stream.len()).map(|i| {
-            let req = stream.get(i);
-            let at = match interval {
-                Some(iv) => (i as f64 * iv) as u64,
-                None => req.time.unwrap_or(0),
-            };
-            (at, req)
-        });
+        let arrivals = (0..stream.len())
+            .take_while(|_| !progress.stopped())
+            .map(|i| {
+                progress.set(i + 1);
+                let req = stream.get(i);
+                let at = match interval {
+                    Some(iv) => (i as f64 * iv) as u64,
+                    None => req.time.unwrap_or(0),
+                };
+                (at, req)
+            });
         sim.run(arrivals, &mut sink);
     } else if !batched {
         for i in 0..stream.len() {
+            if progress.stopped() {
+                break;
+            }
             let req = stream.get(i);
             sink(sim.decide(&req));
+            progress.set(i + 1);
         }
+    }
+    bar.finish();
+    if progress.stopped() {
+        eprintln!(
+            "meshsim: interrupted: {} of {} requests were decided; the output covers them",
+            progress.done().min(stream.len()),
+            stream.len()
+        );
     }
     match args.output {
         Format::Table => {
@@ -105,7 +133,12 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("meshsim: report written to {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    // 130: interrupted by SIGINT, as shells report it.
+    Ok(if progress.stopped() {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[derive(clap::Args)]

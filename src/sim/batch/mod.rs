@@ -64,7 +64,31 @@ impl<'m> Simulator<'m> {
     /// assert_eq!(one.requests, 10_000);
     /// ```
     pub fn summarize<S: RequestSource + ?Sized>(&mut self, source: &S, threads: usize) -> Summary {
-        self.summarize_chunked(source, threads, CHUNK)
+        self.summarize_chunked(source, threads, CHUNK, &Progress::default())
+    }
+
+    /// [`summarize`](Self::summarize), reporting how many requests are decided to `progress`
+    /// (for a progress bar) and stopping early when it is stopped (Ctrl-C): the summary then
+    /// covers the requests decided so far, a prefix of the stream (`summary.requests` of them).
+    ///
+    /// ```
+    /// use meshsim::{Mesh, route::Request, sim::{Progress, Simulator}};
+    /// let mesh = Mesh::load(&["policies/canary-10-percent"]).unwrap();
+    /// let stream = vec![Request::get("myweb-service"); 10_000];
+    /// let progress = Progress::default();
+    /// let s = Simulator::new(&mesh).unwrap().summarize_with(&stream[..], 2, &progress);
+    /// assert_eq!((s.requests, progress.done()), (10_000, 10_000));
+    /// progress.stop();
+    /// let s = Simulator::new(&mesh).unwrap().summarize_with(&stream[..], 2, &progress);
+    /// assert_eq!(s.requests, 0);
+    /// ```
+    pub fn summarize_with<S: RequestSource + ?Sized>(
+        &mut self,
+        source: &S,
+        threads: usize,
+        progress: &Progress,
+    ) -> Summary {
+        self.summarize_chunked(source, threads, CHUNK, progress)
     }
 
     /// [`summarize`](Self::summarize) with `chunk` requests per thread and round (tests use
@@ -75,6 +99,7 @@ impl<'m> Simulator<'m> {
         source: &S,
         threads: usize,
         chunk: u64,
+        progress: &Progress,
     ) -> Summary {
         let chunk = chunk.max(1);
         let n = source.len();
@@ -83,9 +108,13 @@ impl<'m> Simulator<'m> {
             let mut s = Summary::default();
             let mut req = Request::get("");
             for i in 0..n {
+                if progress.stopped() {
+                    break;
+                }
                 source.fill(i, &mut req);
                 let d = self.decide(&req);
                 s.record(&d);
+                progress.set(i + 1);
             }
             return s;
         }
@@ -104,7 +133,7 @@ impl<'m> Simulator<'m> {
             let mut workers: Vec<Worker<'_, 'm>> =
                 (0..threads).map(|_| Worker::new(this)).collect();
             let mut next = 0u64;
-            while next < n {
+            while next < n && !progress.stopped() {
                 let ranges: Vec<(u64, u64)> = (0..threads as u64)
                     .map(|k| {
                         let a = (next + k * chunk).min(n);
@@ -125,6 +154,7 @@ impl<'m> Simulator<'m> {
                 for w in &mut workers {
                     w.replay(&mut master);
                 }
+                progress.set(next);
             }
             for w in &workers {
                 summary.merge(&w.summary());
@@ -133,7 +163,35 @@ impl<'m> Simulator<'m> {
         for (c, lb) in self.upstream.clusters.iter_mut().zip(master.drain(..)) {
             c.lb = lb;
         }
-        self.entropy = EntropySource::starting_at(self.options.seed, start + n);
+        // Stopped early, the stream's random values go on from where it stopped.
+        self.entropy = EntropySource::starting_at(self.options.seed, start + summary.requests);
         summary
+    }
+}
+
+/// How far a long run is, shared between the run, whoever shows it (a progress bar) and
+/// whoever may stop it (Ctrl-C). Atomics only: the core stays free of I/O.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// Requests decided so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Records how many are decided.
+    pub fn set(&self, n: u64) {
+        self.done.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Asks the run to stop at its next chance (between rounds of chunks).
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Was it asked to stop?
+    pub fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
