@@ -246,3 +246,49 @@ fn a_test_cannot_ask_for_unbounded_work() {
         "{err}"
     );
 }
+
+/// A test that names what the mesh lacks could only pass or fail by accident: each such name,
+/// `requests: 0` and an impossible status is a located error before any request is sent.
+#[test]
+fn tests_naming_what_the_mesh_lacks_are_errors() {
+    let bad = std::env::temp_dir().join(format!("meshsim-names-{}.yaml", std::process::id()));
+    std::fs::write(
+        &bad,
+        "tests:
+- name: a subset that does not exist
+  request: {authority: web}
+  expect: {share: {v3: 0% ± 1%}}
+- name: no such subset either
+  request: {authority: web}
+  expect: {not: {subset: v9}}
+- name: no such rule
+  request: {authority: web}
+  expect: {route: splitt}
+- name: nothing sent
+  requests: 0
+  request: {authority: web}
+  expect: {status: 200}
+- name: not a status
+  request: {authority: web}
+  expect: {status: 999}
+- name: fine
+  request: {authority: web}
+  expect: {share: {v1: 50% ± 10%, web-v2-*: 50% ± 10%}}
+",
+    )
+    .unwrap();
+    let (code, _, err) = meshsim(&["test", "-f", MESH, bad.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(code, 1, "{err}");
+    for needle in [
+        ":2:9: test \"a subset that does not exist\": share `v3` names no subset",
+        ":5:9: test \"no such subset either\": not: subset `v9` is defined by no DestinationRule (subsets: v1, v2)",
+        ":8:9: test \"no such rule\": route `splitt` is the name of no rule",
+        ":11:9: test \"nothing sent\": requests: 0 sends nothing",
+        ":15:9: test \"not a status\": status 999 is not an HTTP status",
+        "meshsim: 5 problem(s) in the test files",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!err.contains("\"fine\""), "{err}");
+}

@@ -10,9 +10,11 @@
 
 mod cases;
 mod coverage;
+mod names;
 
 pub use cases::{DEFAULT_SHARE_REQUESTS, parse_share, parse_test_file};
 pub use coverage::{Coverage, Uncovered};
+pub use names::unknown_names;
 
 use crate::config::{
     Delegate, Headers, HttpFaultInjection, HttpRedirect, HttpRewrite, HttpRoute,

@@ -81,6 +81,18 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         return Err(format!("{} problem(s) in the test files", errors.len()).into());
     }
+    // Names the mesh lacks make a test pass or fail by accident: errors, before any request.
+    for c in &cases {
+        for e in meshsim::check::unknown_names(&mesh, c) {
+            errors.push(format!("{}: test {:?}: {e}", c.location, c.name));
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        return Err(format!("{} problem(s) in the test files", errors.len()).into());
+    }
     if cases.is_empty() {
         return Err("no tests found: give test files (meshsim's tests:, istio-config-validator's testCases: or Envoy's route check tests:)".into());
     }
