@@ -292,3 +292,45 @@ fn tests_naming_what_the_mesh_lacks_are_errors() {
     }
     assert!(!err.contains("\"fine\""), "{err}");
 }
+
+/// `meshsim test -f policies`: each folder's tests run against that folder's own mesh, not one
+/// merged mesh (where canary-cookie's and canary-10-percent's VirtualServices would replace
+/// each other and their tests fail).
+#[test]
+fn each_policy_folder_runs_its_own_suite() {
+    let (code, out, err) = meshsim(&["test", "-f", "policies"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let folders = std::fs::read_dir("policies").unwrap().count();
+    assert!(
+        out.contains(&format!("{folders} suite(s), 0 failed")),
+        "{out}"
+    );
+    assert!(out.contains("== policies/canary-cookie\n"), "{out}");
+    assert!(out.contains("== policies/retry\n"), "{out}");
+    let (code, _, err) = meshsim(&["test", "-f", "policies", "-o", "json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("run them one at a time for -o json"), "{err}");
+}
+
+/// istio-config-validator's CI runs `-t examples/ examples/`: a test folder that also holds
+/// configs. Files without test cases in a `-t` folder are skipped, as the peer skips them; a
+/// file named on its own must be a test file.
+#[test]
+fn configs_in_a_test_folder_are_skipped() {
+    let dir = std::env::temp_dir().join(format!("meshsim-tfolder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(MESH, dir.join("mesh.yaml")).unwrap();
+    std::fs::write(
+        dir.join("tests.yaml"),
+        "tests:\n- name: web answers\n  request: {authority: web, path: /api}\n  expect: {status: 200}\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = meshsim(&["test", "-f", d, "-t", d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+    let mesh = dir.join("mesh.yaml");
+    let (code, _, err) = meshsim(&["test", "-f", d, "-t", mesh.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -45,19 +45,112 @@ enum Format {
     Json,
 }
 
+/// The suites to run: the tests given, against the mesh given; or, without tests, each
+/// subfolder of a lone `-f` folder that holds its own tests (`-f policies`), against its own
+/// folder; else the test files found among the `-f` paths.
+fn suites(args: &Args) -> Vec<(MeshArgs, Vec<PathBuf>, bool)> {
+    let explicit: Vec<PathBuf> = args.tests.iter().chain(&args.more_tests).cloned().collect();
+    if !explicit.is_empty() {
+        return vec![(args.mesh.clone(), explicit, true)];
+    }
+    if let [dir] = args.mesh.files.as_slice()
+        && dir.is_dir()
+    {
+        let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir() && has_tests(p))
+            .collect();
+        subdirs.sort();
+        let top_level_yaml = std::fs::read_dir(dir).into_iter().flatten().any(|e| {
+            e.ok().is_some_and(|e| {
+                e.path().is_file()
+                    && matches!(
+                        e.path().extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
+            })
+        });
+        if subdirs.len() > 1 && !top_level_yaml {
+            return subdirs
+                .into_iter()
+                .map(|d| {
+                    let mut m = args.mesh.clone();
+                    m.files = vec![d.clone()];
+                    (m, vec![d], false)
+                })
+                .collect();
+        }
+    }
+    vec![(args.mesh.clone(), args.mesh.files.clone(), false)]
+}
+
+/// Does this folder hold a test file (meshsim's, istio-config-validator's, Envoy's)?
+fn has_tests(dir: &std::path::Path) -> bool {
+    let (files, _) = expand_paths(&[dir]);
+    files.iter().any(|f| {
+        read_text(f)
+            .ok()
+            .is_some_and(|t| detect_format(&t).is_some())
+    })
+}
+
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
-    let mesh = load_mesh(&args.mesh)?;
-    crate::load::report_not_simulated(&mesh, &args.mesh)?;
+    let suites = suites(&args);
+    if suites.len() == 1 {
+        let (m, tests, explicit) = &suites[0];
+        return run_suite(&args, m, tests, *explicit);
+    }
+    if args.junit.is_some() || args.html.is_some() || matches!(args.output, Format::Json) {
+        return Err(crate::failure::usage(format!(
+            "{} folders each hold their own tests: run them one at a time for -o json, --junit or --html",
+            suites.len()
+        )));
+    }
+    let mut failed = Vec::new();
+    for (m, tests, explicit) in &suites {
+        let folder = m.files[0].display().to_string();
+        println!("== {folder}");
+        if run_suite(&args, m, tests, *explicit)? != ExitCode::SUCCESS {
+            failed.push(folder);
+        }
+    }
+    println!(
+        "{} suite(s), {} failed{}",
+        suites.len(),
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", failed.join(", "))
+        }
+    );
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One suite: its tests against its mesh.
+fn run_suite(
+    args: &Args,
+    mesh_args: &MeshArgs,
+    test_paths: &[PathBuf],
+    explicit: bool,
+) -> Result<ExitCode, Failure> {
+    let mesh = load_mesh(mesh_args)?;
+    crate::load::report_not_simulated(&mesh, mesh_args)?;
     // Problems istiod would log for this mesh (dropped delegate rules, ...) explain failures.
-    for d in crate::load::simulator(&mesh, &args.mesh)?.diagnostics() {
+    for d in crate::load::simulator(&mesh, mesh_args)?.diagnostics() {
         eprintln!("{}", render::human(d));
     }
-    let mut test_paths: Vec<PathBuf> = args.tests.iter().chain(&args.more_tests).cloned().collect();
-    let explicit = !test_paths.is_empty();
-    if !explicit {
-        test_paths = args.mesh.files.clone();
-    }
-    let (files, diags) = expand_paths(&test_paths);
+    let (files, diags) = expand_paths(test_paths);
+    // Files named one by one must be tests; files found in a folder may be configs (the
+    // peers keep both in one folder: istio-config-validator's `-t examples/ examples/`).
+    let named: std::collections::BTreeSet<&PathBuf> =
+        test_paths.iter().filter(|p| p.is_file()).collect();
     let mut errors: Vec<String> = diags.iter().map(render::human).collect();
     let mut cases: Vec<TestCase> = Vec::new();
     for f in &files {
@@ -68,7 +161,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
                 continue;
             }
         };
-        if !explicit && detect_format(&text).is_none() {
+        if (!explicit || !named.contains(f)) && detect_format(&text).is_none() {
             continue;
         }
         let (c, d) = parse_test_file(&f.display().to_string(), &text);
@@ -97,8 +190,8 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         return Err("no tests found: give test files (meshsim's tests:, istio-config-validator's testCases: or Envoy's route check tests:)".into());
     }
     let options = SimOptions {
-        version: args.mesh.istio_version,
-        seed: args.mesh.seed,
+        version: mesh_args.istio_version,
+        seed: mesh_args.seed,
     };
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal();
@@ -121,7 +214,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mut out = std::io::stdout().lock();
     match args.output {
         Format::Text => {
-            let found = meshsim::analyze::analyze(&mesh, args.mesh.istio_version);
+            let found = meshsim::analyze::analyze(&mesh, mesh_args.istio_version);
             let findings = meshsim::analyze::rule_findings(&mesh, &found);
             let _ = write!(out, "{}", render_tests::text(&suite, colour, &findings));
         }
@@ -138,7 +231,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(path) = &args.html {
-        let info = args.mesh.run_info("the test files".into());
+        let info = mesh_args.run_info("the test files".into());
         std::fs::write(path, meshsim::report::html::tests_page::page(&suite, &info))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
