@@ -61,12 +61,20 @@ fn every_expectation_kind_fails_with_a_clear_message() {
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
-    // The first failing request is explained.
+    // The first failing request is explained, with how many failed.
     assert!(
-        out.contains("first failing request (#1): GET http://web/old"),
+        out.contains("first failing request (#1; 1 of 1 requests failed): GET http://web/old"),
         "{out}"
     );
     assert!(out.contains("rule 0 \"old\": matches"), "{out}");
+    // A stream expectation shows where the requests went, not request #1's trace.
+    let share = &out[out.find("FAILED  wrong share").unwrap()..];
+    let share = &share[..share[1..].find("FAILED").unwrap()];
+    assert!(
+        share.contains("observed over 2000 requests: web v1 76.20% (1524), web v2 23.80% (476)"),
+        "{share}"
+    );
+    assert!(!share.contains("first failing request"), "{share}");
 }
 
 #[test]
@@ -333,4 +341,32 @@ fn configs_in_a_test_folder_are_skipped() {
     let (code, _, err) = meshsim(&["test", "-f", d, "-t", mesh.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The README's example test file runs as it stands against the policy it names.
+#[test]
+fn the_readme_example_passes_against_its_policy() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let section = &readme[readme.find("### Policy tests").unwrap()..];
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("an example");
+    assert!(
+        yaml.contains("policies/canary-cookie"),
+        "it names its policy"
+    );
+    let f = std::env::temp_dir().join(format!("meshsim-readme-{}.yaml", std::process::id()));
+    std::fs::write(&f, yaml).unwrap();
+    let (code, out, err) = meshsim(&[
+        "test",
+        "-f",
+        "policies/canary-cookie",
+        "-t",
+        f.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&f);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
 }

@@ -25,7 +25,7 @@ use crate::model::{Mesh, resolve_host};
 use crate::route::Request;
 use crate::sim::{Decision, SimOptions, Simulator};
 use crate::trace::Trace;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A test in internal form, whatever file format it came from.
 #[derive(Clone, Debug)]
@@ -132,8 +132,14 @@ pub struct TestResult {
     pub requests: u64,
     /// What failed (empty: passed).
     pub failures: Vec<Failure>,
-    /// The first failing request and its trace.
+    /// The first failing request and its trace (none when only the stream's shares or
+    /// stickiness failed: then `observed` tells more than any one request).
     pub first_failing: Option<(Request, Decision, Trace)>,
+    /// Requests that failed a per-request expectation.
+    pub failing_requests: u64,
+    /// Where the requests went (destination, or status when they had none), with counts,
+    /// for a stream expectation that failed.
+    pub observed: Vec<(String, u64)>,
 }
 
 impl TestResult {
@@ -408,6 +414,8 @@ pub fn run_test(
         requests: 0,
         failures: Vec::new(),
         first_failing: None,
+        failing_requests: 0,
+        observed: Vec::new(),
     };
     let mut sim = match Simulator::with_options(mesh, options) {
         Ok(s) => s,
@@ -429,6 +437,7 @@ pub fn run_test(
     let mut endpoints: BTreeSet<Option<String>> = BTreeSet::new();
     let mut first_fail: Option<u64> = None;
     let mut seen_failures: BTreeSet<String> = BTreeSet::new();
+    let mut observed: BTreeMap<String, u64> = BTreeMap::new();
     let mut index = 0u64;
     for req in &t.requests {
         for _ in 0..t.repeat {
@@ -509,6 +518,17 @@ pub fn run_test(
             if c.same_endpoint.is_some() {
                 endpoints.insert(d.endpoint.clone());
             }
+            if !c.shares.is_empty() || c.same_endpoint.is_some() {
+                let key = match (&d.destination, &d.endpoint, c.same_endpoint.is_some()) {
+                    (_, Some(e), true) => format!("{e} ({})", d.workload.as_deref().unwrap_or("-")),
+                    (Some(_), _, _) => d.destination_label(),
+                    (None, _, _) => format!("status {}", d.status),
+                };
+                *observed.entry(key).or_default() += 1;
+            }
+            if failed {
+                res.failing_requests += 1;
+            }
             if failed && first_fail.is_none() {
                 first_fail = Some(index);
             }
@@ -550,28 +570,30 @@ pub fn run_test(
             });
         }
     }
-    // The trace of the first failing request: replay the test up to it, then explain it.
     if !res.failures.is_empty() {
-        let at = first_fail.unwrap_or(0);
-        if let Ok(mut replay) = Simulator::with_options(mesh, options) {
-            let mut i = 0u64;
-            'outer: for req in &t.requests {
-                for _ in 0..t.repeat {
-                    if i == at {
-                        let (d, trace) = replay.explain(req);
-                        res.first_failing = Some((req.clone(), d, trace));
-                        break 'outer;
-                    }
-                    match t.random_value {
-                        Some(v) => {
-                            replay.decide_with_random_value(req, v);
-                        }
-                        None => {
-                            replay.decide(req);
-                        }
-                    }
-                    i += 1;
+        res.observed = observed.into_iter().collect();
+    }
+    // The trace of the first failing request: replay the test up to it, then explain it.
+    if let Some(at) = first_fail.filter(|_| !res.failures.is_empty())
+        && let Ok(mut replay) = Simulator::with_options(mesh, options)
+    {
+        let mut i = 0u64;
+        'outer: for req in &t.requests {
+            for _ in 0..t.repeat {
+                if i == at {
+                    let (d, trace) = replay.explain(req);
+                    res.first_failing = Some((req.clone(), d, trace));
+                    break 'outer;
                 }
+                match t.random_value {
+                    Some(v) => {
+                        replay.decide_with_random_value(req, v);
+                    }
+                    None => {
+                        replay.decide(req);
+                    }
+                }
+                i += 1;
             }
         }
     }

@@ -34,11 +34,27 @@ pub fn text(r: &SuiteResult, colour: bool, findings: &[crate::analyze::RuleFindi
                 f.what, f.expected, f.actual
             );
         }
+        if !t.observed.is_empty() {
+            let n = t.requests.max(1) as f64;
+            let parts: Vec<String> = t
+                .observed
+                .iter()
+                .map(|(k, c)| format!("{k} {:.2}% ({c})", *c as f64 * 100.0 / n))
+                .collect();
+            let _ = writeln!(
+                out,
+                "          observed over {} requests: {}",
+                t.requests,
+                parts.join(", ")
+            );
+        }
         if let Some((req, d, trace)) = &t.first_failing {
             let _ = writeln!(
                 out,
-                "          first failing request (#{}): {req}",
-                d.index + 1
+                "          first failing request (#{}; {} of {} requests failed): {req}",
+                d.index + 1,
+                t.failing_requests,
+                t.requests
             );
             out.push_str(&super::explain::events_text_noting(
                 &trace.0,
@@ -81,6 +97,8 @@ pub fn json(r: &SuiteResult) -> Value {
             "line": t.location.line,
             "passed": t.passed(),
             "requests": t.requests,
+            "failingRequests": t.failing_requests,
+            "observed": t.observed.iter().map(|(k, c)| json!({"to": k, "requests": c})).collect::<Vec<_>>(),
             "failures": t.failures.iter().map(|f| json!({
                 "what": f.what, "expected": f.expected, "actual": f.actual,
             })).collect::<Vec<_>>(),
