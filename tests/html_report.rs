@@ -133,6 +133,15 @@ fn consistent_hash_destination_gets_its_ring() {
         page.contains("ring-hash over 3 endpoints"),
         "ring panel heading"
     );
+    // Each endpoint is named on the page itself, not only in a tooltip.
+    for ep in ["10.79.16.1:80", "10.79.16.2:80", "10.79.16.3:80"] {
+        assert!(
+            page.contains(&format!(
+                "rotate(-60)\" text-anchor=\"end\" font-size=\"10\">{ep}</text>"
+            )),
+            "{ep} labelled"
+        );
+    }
 }
 
 /// A suite with one failing test: the page lists both, and the failure shows expected against
@@ -321,4 +330,22 @@ fn the_latency_chart_agrees_with_the_summary() {
         "p50 series {lo}..{hi}, summary p50 {p50}"
     );
     assert!(lo <= p50 * 2.0, "p50 series {lo}..{hi}, summary p50 {p50}");
+}
+
+/// The routes table lists rules in the order the proxy tries them (rule 0 "tester" before
+/// rule 1 "default"), not alphabetically.
+#[test]
+fn the_routes_table_is_in_rule_order() {
+    let (_, page, _) = report("canary-cookie", &["-n", "2000"]);
+    let table = &page[page
+        .find("<h2>Routes: configured against observed</h2>")
+        .unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let tester = table
+        .find("<td>default/myweb tester</td>")
+        .expect("tester row");
+    let default = table
+        .find("<td>default/myweb default</td>")
+        .expect("default row");
+    assert!(tester < default, "{table}");
 }

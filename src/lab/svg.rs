@@ -170,7 +170,7 @@ pub struct Panel<'a> {
 }
 
 const PANEL_W: f64 = 980.0;
-const PANEL_H: f64 = 560.0;
+const PANEL_H: f64 = 640.0;
 
 /// The SVG document: one panel per algorithm, stacked.
 pub fn render(panels: &[Panel<'_>]) -> String {
@@ -256,7 +256,7 @@ fn panel(s: &mut String, p: &Panel<'_>) {
     let step = bw / n as f64;
     let _ = writeln!(
         s,
-        r#"<text x="{bx}" y="{}">keys per endpoint (bars) and fair share by weight (black line)</text>"#,
+        r#"<text x="{bx}" y="{}">keys per endpoint (bars, coloured as the ring's arcs) and fair share by weight (black line)</text>"#,
         by - 12.0
     );
     let _ = writeln!(
@@ -278,6 +278,18 @@ fn panel(s: &mut String, p: &Panel<'_>) {
             height,
             colour(i)
         );
+    }
+    // Each bar named under it (the ring's arcs share the bars' colours), while they fit.
+    if n <= 24 {
+        for (i, h) in hosts.iter().enumerate().take(n) {
+            let x = bx + (i as f64 + 0.45) * step;
+            let _ = writeln!(
+                s,
+                r#"<text transform="translate({x:.2},{:.2}) rotate(-60)" text-anchor="end" font-size="10">{}</text>"#,
+                by + bh + 24.0,
+                escape(&h.address)
+            );
+        }
     }
     let mut d = String::new();
     for (i, f) in fair.iter().enumerate() {

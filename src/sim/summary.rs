@@ -1,7 +1,7 @@
 //! The summary of a stream: counts per route, destination, endpoint, status and mirror. Its size
 //! depends on the configuration, never on the number of requests.
 
-use super::decision::{Decision, short_host};
+use super::decision::{Decision, DestinationOut, Flags, short_host};
 use super::latency::Latencies;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -157,6 +157,38 @@ impl Summary {
             .filter(|((_, d), _)| d == dest)
             .map(|(_, c)| c.count)
             .sum()
+    }
+
+    /// Requests sent to this destination (typed: the host as the decision names it, e.g.
+    /// the FQDN, and the subset), over all routes.
+    ///
+    /// ```
+    /// use meshsim::{Mesh, route::Request, sim::{DestinationOut, Simulator}};
+    /// let mesh = Mesh::load(&["policies/canary-cookie"]).unwrap();
+    /// let mut sim = Simulator::new(&mesh).unwrap();
+    /// let s = sim.summarize(&[Request::get("myweb-service")][..], 1);
+    /// let v1 = DestinationOut {
+    ///     host: "myweb-service.default.svc.cluster.local".into(),
+    ///     subset: Some("v1".into()),
+    ///     port: 80,
+    /// };
+    /// assert_eq!(s.destination_requests(&v1), 1);
+    /// assert_eq!(s.destination_requests(&v1), s.destination_count("myweb-service v1"));
+    /// ```
+    pub fn destination_requests(&self, d: &DestinationOut) -> u64 {
+        let label = match &d.subset {
+            Some(sub) => format!("{} {sub}", short_host(&d.host)),
+            None => short_host(&d.host).to_string(),
+        };
+        self.destination_count(&label)
+    }
+
+    /// Requests answered with this status and these response flags (typed).
+    pub fn status_flags_count(&self, status: u16, flags: Flags) -> u64 {
+        self.statuses
+            .get(&(status, flags.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Requests with this status.

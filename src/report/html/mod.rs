@@ -286,7 +286,17 @@ fn routes(s: &mut String, summary: &Summary, rec: &Recorder, mesh: Option<&Mesh>
         s,
         "<h2>Routes: configured against observed</h2>\n<p>Band: the configured weight ± 3 standard deviations of a proportion over the route's requests.</p>\n<table>\n<thead><tr><th>route</th><th>matches</th><th>destination</th><th>requests</th><th>configured</th><th>observed</th><th>band</th><th></th></tr></thead>\n<tbody>"
     );
-    for ((route, dest), c) in &summary.destinations {
+    // In rule order (VirtualService, then its http[] position), as the proxy tries them; rows
+    // of istiod's own routes (no rule) last.
+    let mut rows: Vec<_> = summary.destinations.iter().collect();
+    rows.sort_by_key(|((route, dest), _)| {
+        let rule = rec
+            .route_rules
+            .get(route)
+            .map_or((usize::MAX, usize::MAX), |r| (r.virtual_service, r.rule));
+        (rule, route.clone(), dest.clone())
+    });
+    for ((route, dest), c) in rows {
         let n = summary.routes.get(route).copied().unwrap_or(0);
         let observed = c.count as f64 / n.max(1) as f64;
         let (cfg, band_text, verdict) = match c.expected {
