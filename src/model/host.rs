@@ -97,13 +97,8 @@ pub fn host_knowledge(mesh: &crate::Mesh, host: &str, namespace: &str) -> HostKn
     );
     names.sort();
     names.dedup();
-    // A typo is a small edit of a name that is itself not tiny.
-    let did_you_mean = names
-        .iter()
-        .map(|n| (strsim::levenshtein(&host, n), n))
-        .filter(|(d, n)| *d > 0 && *d <= 2 && n.len() > 2 * d)
-        .min()
-        .map(|(_, n)| n.clone());
+    let did_you_mean =
+        crate::common::closest(&host, names.iter().map(String::as_str), 2).map(str::to_string);
     HostKnowledge::Unknown { did_you_mean }
 }
 

@@ -118,12 +118,8 @@ pub fn check_request(mesh: &Mesh, req: &Request) -> Result<(), String> {
             .map(|gw| format!("{}/{}", gw.namespace, gw.name))
             .collect();
         if !known.contains(&name) {
-            let hint = known
-                .iter()
-                .map(|k| (strsim::levenshtein(k, &name), k))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map_or(String::new(), |(_, k)| format!("; did you mean `{k}`?"));
+            let hint = meshsim::common::closest(&name, known.iter().map(String::as_str), 3)
+                .map_or(String::new(), |k| format!("; did you mean `{k}`?"));
             return Err(format!(
                 "gateway `{g}` is not in the mesh (gateways: {}){hint}",
                 if known.is_empty() {
