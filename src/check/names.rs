@@ -64,15 +64,21 @@ impl Known {
     }
 }
 
-/// What a test names that the mesh lacks, and impossible expectations, one sentence each.
-pub fn unknown_names(mesh: &Mesh, t: &TestCase) -> Vec<String> {
+/// For each test, what it names that the mesh lacks and its impossible expectations, one
+/// sentence each (the mesh's names are gathered once for all the tests).
+pub fn unknown_names(mesh: &Mesh, tests: &[TestCase]) -> Vec<Vec<String>> {
     let known = Known::of(mesh);
-    let mut out = Vec::new();
-    check(&known, &t.check, "", &mut out);
-    if t.repeat == 0 {
-        out.push("requests: 0 sends nothing; give at least 1".into());
-    }
-    out
+    tests
+        .iter()
+        .map(|t| {
+            let mut out = Vec::new();
+            check(&known, &t.check, "", &mut out);
+            if t.repeat == 0 {
+                out.push("requests: 0 sends nothing; give at least 1".into());
+            }
+            out
+        })
+        .collect()
 }
 
 fn check(known: &Known, c: &Check, prefix: &str, out: &mut Vec<String>) {

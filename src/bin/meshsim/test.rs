@@ -175,8 +175,11 @@ fn run_suite(
         return Err(format!("{} problem(s) in the test files", errors.len()).into());
     }
     // Names the mesh lacks make a test pass or fail by accident: errors, before any request.
-    for c in &cases {
-        for e in meshsim::check::unknown_names(&mesh, c) {
+    for (c, found) in cases
+        .iter()
+        .zip(meshsim::check::unknown_names(&mesh, &cases))
+    {
+        for e in found {
             errors.push(format!("{}: test {:?}: {e}", c.location, c.name));
         }
     }
