@@ -93,6 +93,14 @@ impl Request {
         self
     }
 
+    /// The calling workload's namespace (`default` when the request names none).
+    pub fn source_namespace(&self) -> &str {
+        self.source
+            .as_ref()
+            .and_then(|s| s.namespace.as_deref())
+            .unwrap_or("default")
+    }
+
     /// Sets the path.
     pub fn with_path(mut self, path: &str) -> Self {
         self.path = path.to_string();

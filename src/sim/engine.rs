@@ -174,15 +174,14 @@ impl<'m> Simulator<'m> {
                     .unwrap_or_default();
                 Proxy::Gateway { name, labels }
             }
-            None => {
-                let src = req.source.as_ref();
-                Proxy::Sidecar {
-                    namespace: src
-                        .and_then(|s| s.namespace.clone())
-                        .unwrap_or_else(|| "default".into()),
-                    labels: src.map(|s| s.labels.clone()).unwrap_or_default(),
-                }
-            }
+            None => Proxy::Sidecar {
+                namespace: req.source_namespace().to_string(),
+                labels: req
+                    .source
+                    .as_ref()
+                    .map(|s| s.labels.clone())
+                    .unwrap_or_default(),
+            },
         }
     }
 

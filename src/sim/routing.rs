@@ -46,12 +46,7 @@ impl Simulator<'_> {
             return not_routed(d);
         };
         d.set_route(mesh, route);
-        let namespace = req
-            .source
-            .as_ref()
-            .and_then(|s| s.namespace.as_deref())
-            .unwrap_or("default");
-        let known = || crate::model::host_knowledge(mesh, &req.host(), namespace);
+        let known = || crate::model::host_knowledge(mesh, &req.host(), req.source_namespace());
         match route_action(route, req, arrival, &mut d, known, t) {
             Some(fwd) => self.forward(req, route, fwd, e, arrival, d, t),
             None => Routed::Done(Box::new(d)),

@@ -131,14 +131,9 @@ pub fn check_request(mesh: &Mesh, req: &Request) -> Result<(), String> {
         }
         return Ok(());
     }
-    let namespace = req
-        .source
-        .as_ref()
-        .and_then(|s| s.namespace.as_deref())
-        .unwrap_or("default");
     if let meshsim::trace::HostKnowledge::Unknown {
         did_you_mean: Some(d),
-    } = meshsim::model::host_knowledge(mesh, &req.host(), namespace)
+    } = meshsim::model::host_knowledge(mesh, &req.host(), req.source_namespace())
     {
         eprintln!(
             "meshsim: warning: host `{}` is not in the mesh; did you mean `{d}`?",
