@@ -3,14 +3,7 @@
 
 mod common;
 
-fn meshsim(args: &[&str]) -> (i32, String, String) {
-    let out = common::meshsim(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::meshsim_text as meshsim;
 
 #[test]
 fn usage_errors_exit_2_and_invalid_input_exits_1() {

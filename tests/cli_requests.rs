@@ -9,14 +9,7 @@ mod common;
 
 use std::path::Path;
 
-fn meshsim(args: &[&str]) -> (i32, String, String) {
-    let out = common::meshsim(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::meshsim_text as meshsim;
 
 /// The seed tutorial's folder, or `None` with a line saying the test did not run.
 fn seeds(test: &str) -> Option<&'static str> {

@@ -12,3 +12,13 @@ pub fn meshsim(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// [`meshsim`], as (exit code, stdout, stderr) text.
+pub fn meshsim_text(args: &[&str]) -> (i32, String, String) {
+    let out = meshsim(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
