@@ -71,6 +71,20 @@ fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     })
 }
 
+/// Reads files and folders (recursively) into `(name, text)` pairs, in apply order; what
+/// cannot be read becomes a diagnostic.
+pub fn read_all<P: AsRef<Path>>(paths: &[P]) -> (Vec<(String, String)>, Diagnostics) {
+    let (files, mut diags) = expand_paths(paths);
+    let mut texts = Vec::new();
+    for f in &files {
+        match read_text(f) {
+            Ok(t) => texts.push((f.display().to_string(), t)),
+            Err(d) => diags.push(d),
+        }
+    }
+    (texts, diags)
+}
+
 /// Reads one file as UTF-8 text, bounded in size.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let loc = Location {
@@ -120,14 +134,7 @@ impl Mesh {
 
     /// Like [`Mesh::load`], but always returns what loaded together with every diagnostic.
     pub fn load_all<P: AsRef<Path>>(paths: &[P]) -> (Mesh, Diagnostics) {
-        let (files, mut diags) = expand_paths(paths);
-        let mut texts = Vec::new();
-        for f in &files {
-            match read_text(f) {
-                Ok(t) => texts.push((f.display().to_string(), t)),
-                Err(d) => diags.push(d),
-            }
-        }
+        let (texts, diags) = read_all(paths);
         Mesh::build(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())), diags)
     }
 }

@@ -215,14 +215,9 @@ pub fn read_mesh(
             texts.push(("<stdin>".into(), text));
             continue;
         }
-        let (files, d) = meshsim::files::expand_paths(std::slice::from_ref(p));
+        let (t, d) = meshsim::files::read_all(std::slice::from_ref(p));
+        texts.extend(t);
         diags.extend(d);
-        for f in &files {
-            match meshsim::files::read_text(f) {
-                Ok(t) => texts.push((f.display().to_string(), t)),
-                Err(d) => diags.push(d),
-            }
-        }
     }
     Ok(Mesh::build_with(
         texts.iter().map(|(n, t)| (n.as_str(), t.as_str())),
