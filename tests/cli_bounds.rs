@@ -18,7 +18,14 @@ fn usage_errors_exit_2_and_invalid_input_exits_1() {
             &["-n", "18446744073709551615"][..],
             "more than 10000000000 requests in one run is refused",
         ),
-        (&["-n", "-3"][..], "unexpected argument '-3'"),
+        (
+            &["-n", "-3"][..],
+            "the number of requests cannot be negative",
+        ),
+        (
+            &["-n", "shop"][..],
+            "-n is the number of requests (`-n 100`); the namespace of objects that name none is `--namespace shop`",
+        ),
         (&["--no-such-flag"][..], "unexpected argument"),
         (
             &["--request", "GET http://myweb-service/", "-H", "no colon"][..],
@@ -56,6 +63,16 @@ fn usage_errors_exit_2_and_invalid_input_exits_1() {
         "nope",
     ]);
     assert_eq!(code, 2, "{err}");
+    // kubectl's `-n NAMESPACE` where meshsim has no count: the flag it means, never a silent
+    // reading of `-n` as something else.
+    for command in ["validate", "test", "envoy-config"] {
+        let (code, _, err) = meshsim(&[command, "-f", "policies/gateway", "-n", "shop"]);
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(
+            err.contains("-n shop: the namespace of objects that name none is `--namespace shop`"),
+            "{command}: {err}"
+        );
+    }
 
     // Invalid input: a YAML error.
     let dir = std::env::temp_dir().join(format!("meshsim-codes-{}", std::process::id()));

@@ -142,6 +142,20 @@ fn consistent_hash_destination_gets_its_ring() {
             "{ep} labelled"
         );
     }
+    // ... and around the ring, with the share of the circle it owns; the shares add up.
+    let total: f64 = ["10.79.16.1:80", "10.79.16.2:80", "10.79.16.3:80"]
+        .iter()
+        .map(|ep| {
+            let at = page
+                .find(&format!("\">{ep} "))
+                .unwrap_or_else(|| panic!("{ep} named on the ring"));
+            let rest = &page[at + ep.len() + 3..];
+            rest[..rest.find("%</text>").expect("a share")]
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum();
+    assert!((total - 100.0).abs() < 0.2, "ring shares sum to {total}");
 }
 
 /// A suite with one failing test: the page lists both, and the failure shows expected against

@@ -165,7 +165,8 @@ fn errors_in_test_files_point_at_the_line() {
     .unwrap();
     let (code, _, err) = meshsim(&["test", "-f", MESH, bad.to_str().unwrap()]);
     let _ = std::fs::remove_file(&bad);
-    // An invalid test file is invalid input: 1.
+    // An invalid test file is invalid input: 1. meshsim's format is strict without --strict (a
+    // misspelt expectation would leave the test asserting nothing).
     assert_eq!(code, 1);
     assert!(
         err.contains(":4:12: tests[0].expect.subste: error[MS0013]: unknown field `subste`"),
@@ -369,4 +370,53 @@ fn the_readme_example_passes_against_its_policy() {
     let _ = std::fs::remove_file(&f);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("3 passed, 0 failed"), "{out}");
+}
+
+/// istio-config-validator reads its test files leniently unless `--strict` (Go's JSON decoder
+/// ignores unknown fields; `DisallowUnknownFields` only under its `--strict`): its users'
+/// suites with fields it ignores run unchanged, each such field a located warning; `--strict`
+/// makes them errors.
+#[test]
+fn istio_config_validator_unknown_fields_warn_unless_strict() {
+    let original = std::fs::read_to_string(format!("{PEERS}/virtualservice_test.yml")).unwrap();
+    let text = original
+        .replacen(
+            "    wantMatch: true\n",
+            "    wantMatch: true\n    owner: web-team\n",
+            1,
+        )
+        .replacen(
+            "        host: users.users.svc.cluster.local\n",
+            "        host: users.users.svc.cluster.local\n        subsett: v1\n",
+            1,
+        );
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let (owner, subset) = (line_of("owner: web-team"), line_of("subsett: v1"));
+    let f = std::env::temp_dir().join(format!("meshsim-icv-lenient-{}.yml", std::process::id()));
+    std::fs::write(&f, &text).unwrap();
+    let file = f.to_str().unwrap();
+    let vs = format!("{PEERS}/virtualservice.yml");
+    let multi = format!("{PEERS}/multidocument_virtualservice.yml");
+    let (code, out, err) = meshsim(&["test", "-f", &vs, "-f", &multi, "-t", file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("6 passed, 0 failed"), "{out}");
+    for needle in [
+        format!("{file}:{owner}:5: testCases[0].owner: warning[MS0013]: unknown field `owner`"),
+        format!(
+            "{file}:{subset}:9: testCases[0].route[0].destination.subsett: warning[MS0013]: unknown field `subsett`"
+        ),
+        "did you mean `subset`?".to_string(),
+        "ignored (pass --strict to make it an error)".to_string(),
+    ] {
+        assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
+    }
+    let (code, out, err) = meshsim(&["test", "--strict", "-f", &vs, "-f", &multi, "-t", file]);
+    let _ = std::fs::remove_file(&f);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:{owner}:5: testCases[0].owner: error[MS0013]: unknown field `owner`"
+        )),
+        "{err}"
+    );
 }

@@ -5,7 +5,7 @@ use crate::config::tests::{
     AttemptsExpect, Expect, IcvFile, OneOrMany, RequestInput, RouteCheckFile, TestFile, TestFormat,
     detect_format,
 };
-use crate::config::{YamlPath, parse_documents};
+use crate::config::{UnknownFields, YamlPath, parse_documents, parse_documents_with};
 use crate::diag::{Diagnostic, Location, codes};
 use crate::route::Request;
 use crate::sim::stream::from_spec;
@@ -16,11 +16,43 @@ pub const DEFAULT_SHARE_REQUESTS: u64 = 20_000;
 /// Most requests one test may send (requests × expanded request list).
 pub const MAX_TEST_REQUESTS: u64 = 10_000_000;
 
-/// Parses one test file (any of the formats). A file that is not a test file is an error.
+/// Parses one test file (any of the formats) as each format's own tool reads it. A file
+/// that is not a test file is an error.
+///
+/// Unknown fields: istio-config-validator ignores them unless `--strict` (its
+/// `ParseTestCases` calls `DisallowUnknownFields` only then), so here they are warnings,
+/// with the field dropped; [`parse_test_file_strict`] makes them errors. meshsim's format
+/// rejects them always (an unknown expectation would leave a test asserting nothing), as
+/// does Envoy's route check tool (`RouterCheckTool::compareEntries` loads its tests as
+/// protos, through the strict `TestUtility::loadFromFile`).
+///
+/// ```
+/// use meshsim::check::{parse_test_file, parse_test_file_strict};
+/// let text = "testCases:\n- description: home\n  wantMatch: true\n  owner: web-team\n  \
+///             request: {authority: [web], method: [GET], uri: [/]}\n";
+/// let (cases, diags) = parse_test_file("t.yml", text);
+/// assert_eq!(cases.len(), 1);
+/// assert!(!diags[0].is_error() && diags[0].message.starts_with("unknown field `owner`"));
+/// let (cases, diags) = parse_test_file_strict("t.yml", text);
+/// assert!(cases.is_empty() && diags[0].is_error());
+/// ```
 pub fn parse_test_file(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
+    parse_test_file_with(file, text, UnknownFields::Warn)
+}
+
+/// [`parse_test_file`] under `--strict`: unknown fields are errors in every format.
+pub fn parse_test_file_strict(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
+    parse_test_file_with(file, text, UnknownFields::Reject)
+}
+
+fn parse_test_file_with(
+    file: &str,
+    text: &str,
+    peer_unknown: UnknownFields,
+) -> (Vec<TestCase>, Vec<Diagnostic>) {
     match detect_format(text) {
         Some(TestFormat::Meshsim) => meshsim_cases(file, text),
-        Some(TestFormat::IstioConfigValidator) => icv_cases(file, text),
+        Some(TestFormat::IstioConfigValidator) => icv_cases(file, text, peer_unknown),
         Some(TestFormat::RouteCheck) => route_check_cases(file, text),
         None => (
             Vec::new(),
@@ -219,8 +251,8 @@ fn meshsim_cases(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
     (out, diags)
 }
 
-fn icv_cases(file: &str, text: &str) -> (Vec<TestCase>, Vec<Diagnostic>) {
-    let (docs, diags) = parse_documents::<IcvFile>(file, text);
+fn icv_cases(file: &str, text: &str, unknown: UnknownFields) -> (Vec<TestCase>, Vec<Diagnostic>) {
+    let (docs, diags) = parse_documents_with::<IcvFile>(file, text, unknown);
     let mut out = Vec::new();
     for (doc, origin) in docs {
         for (i, c) in doc.test_cases.iter().enumerate() {

@@ -12,7 +12,7 @@ mod cases;
 mod coverage;
 mod names;
 
-pub use cases::{DEFAULT_SHARE_REQUESTS, parse_share, parse_test_file};
+pub use cases::{DEFAULT_SHARE_REQUESTS, parse_share, parse_test_file, parse_test_file_strict};
 pub use coverage::{Coverage, Uncovered};
 pub use names::unknown_names;
 

@@ -22,8 +22,8 @@ pub use destination_rule::*;
 pub use gateway::*;
 pub use kube::*;
 pub use load::{
-    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource,
-    parse_documents, parse_yaml, parse_yaml_with, top_level_keys,
+    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource, UnknownFields,
+    parse_documents, parse_documents_with, parse_yaml, parse_yaml_with, top_level_keys,
 };
 pub use span::{SpanIndex, YamlPath};
 pub use types::*;

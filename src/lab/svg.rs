@@ -145,6 +145,54 @@ fn merge(owners: &[(f64, f64, usize)]) -> Vec<Arc> {
     sectors
 }
 
+/// Most endpoints named around the circle; past it the bars' colours and tooltips name them.
+const MAX_RING_LABELS: usize = 24;
+
+/// Each endpoint named inside the circle (outside, long addresses would leave the panel),
+/// next to the middle of its longest arc, with its share
+/// of the circle (the share of uniformly hashed keys it owns). A label that would overlap one
+/// already placed tries the endpoint's next-longest arcs, and is left out past a few.
+fn ring_labels(s: &mut String, hosts: &[Host], arcs: &[Arc], (cx, cy, r): (f64, f64, f64)) {
+    if hosts.len() > MAX_RING_LABELS {
+        return;
+    }
+    let mut share = vec![0.0; hosts.len()];
+    let mut by_host: Vec<Vec<&Arc>> = vec![Vec::new(); hosts.len()];
+    for a in arcs.iter().filter(|a| a.host < hosts.len()) {
+        share[a.host] += a.end - a.start;
+        by_host[a.host].push(a);
+    }
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    for (host, own) in by_host.iter_mut().enumerate() {
+        own.sort_by(|a, b| (b.end - b.start).total_cmp(&(a.end - a.start)));
+        let spot = own.iter().take(6).find_map(|a| {
+            let t = (a.start + a.end) / 2.0 * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
+            let (x, y) = (cx + (r - 32.0) * t.cos(), cy + (r - 32.0) * t.sin());
+            let free = placed
+                .iter()
+                .all(|&(px, py)| (py - y).abs() >= 13.0 || (px - x).abs() >= 120.0);
+            free.then_some((x, y, t.cos()))
+        });
+        let Some((x, y, cos)) = spot else { continue };
+        placed.push((x, y));
+        let anchor = if cos > 0.2 {
+            "end"
+        } else if cos < -0.2 {
+            "start"
+        } else {
+            "middle"
+        };
+        let _ = writeln!(
+            s,
+            r#"<text x="{x:.2}" y="{:.2}" text-anchor="{anchor}" font-size="10" fill="{}">{} {:.1}%</text>"#,
+            y + 4.0,
+            colour(host),
+            escape(&hosts[host].address),
+            share[host] * 100.0
+        );
+    }
+}
+
 fn colour(i: usize) -> String {
     format!("hsl({:.1},65%,50%)", (i as f64 * 137.508) % 360.0)
 }
@@ -232,6 +280,7 @@ fn panel(s: &mut String, p: &Panel<'_>) {
         );
     }
     let _ = writeln!(s, "</g>");
+    ring_labels(s, hosts, arcs, (cx, cy, r));
     let _ = writeln!(
         s,
         r#"<text x="{cx}" y="{}" text-anchor="middle">{}</text>"#,
@@ -256,7 +305,7 @@ fn panel(s: &mut String, p: &Panel<'_>) {
     let step = bw / n as f64;
     let _ = writeln!(
         s,
-        r#"<text x="{bx}" y="{}">keys per endpoint (bars, coloured as the ring's arcs) and fair share by weight (black line)</text>"#,
+        r#"<text x="{bx}" y="{}">keys per endpoint (bars, in the arcs' colours), fair share by weight (line)</text>"#,
         by - 12.0
     );
     let _ = writeln!(

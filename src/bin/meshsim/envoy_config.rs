@@ -9,6 +9,9 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     mesh: MeshArgs,
+    /// kubectl's `-n NAMESPACE`, refused with the flag meshsim takes for it.
+    #[arg(short = 'n', hide = true, value_name = "NAMESPACE")]
+    namespace_short: Option<String>,
     /// Listener port whose route configuration to print (sidecar) or gateway server port.
     #[arg(long, default_value_t = 80)]
     port: u32,
@@ -18,6 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    crate::load::refuse_short_namespace(args.namespace_short.as_deref())?;
     let mesh = load_mesh(&args.mesh)?;
     let sim = simulator(&mesh, &args.mesh)?;
     let compiled = sim.compiled();

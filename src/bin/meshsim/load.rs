@@ -35,7 +35,8 @@ pub struct MeshArgs {
     pub seed: u64,
     /// Fail (exit 1) when something loaded is not simulated (a Sidecar, an
     /// AuthorizationPolicy, VirtualService tcp routes, localityLbSetting, ...), instead of
-    /// warning about it.
+    /// warning about it; `meshsim test` also rejects unknown fields in
+    /// istio-config-validator test files (as that tool's --strict does).
     #[arg(long)]
     pub strict: bool,
 }
@@ -69,7 +70,13 @@ pub struct RequestArgs {
     #[arg(long, value_name = "NAMESPACE", conflicts_with_all = ["requests", "traffic"])]
     pub source_namespace: Option<String>,
     /// Number of requests (repeats --request; overrides the traffic spec's count).
-    #[arg(short = 'n', long = "count", value_name = "N")]
+    #[arg(
+        short = 'n',
+        long = "count",
+        value_name = "N",
+        value_parser = parse_count,
+        allow_negative_numbers = true
+    )]
     pub count: Option<u64>,
     /// Arrival rate on the simulated clock, e.g. 100/s or 6000/m: requests then overlap in
     /// time. Without it, each request starts when the previous one has been answered (or at the
@@ -141,6 +148,37 @@ pub fn check_request(mesh: &Mesh, req: &Request) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `-n N`. kubectl users reach for `-n NAMESPACE`; here `-n` counts requests, as in `ab` and
+/// `hey`, so a name gets pointed at `--namespace`.
+fn parse_count(s: &str) -> Result<u64, String> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(n);
+    }
+    if s.strip_prefix('-')
+        .is_some_and(|d| d.parse::<u64>().is_ok())
+    {
+        return Err("the number of requests cannot be negative".into());
+    }
+    if s.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "-n is the number of requests (`-n 100`); the namespace of objects that name none is `--namespace {s}`"
+        ));
+    }
+    Err("expected the number of requests, e.g. -n 100".into())
+}
+
+/// `-n NAMESPACE` given to a command without a request count (`validate`, `test`,
+/// `envoy-config`): refused with the flag it means, so that `-n` never means a namespace in one
+/// command and a count in the next.
+pub fn refuse_short_namespace(n: Option<&str>) -> Result<(), Failure> {
+    match n {
+        None => Ok(()),
+        Some(ns) => Err(usage(format!(
+            "-n {ns}: the namespace of objects that name none is `--namespace {ns}` (meshsim keeps -n for the request count of simulate, explain and diff)"
+        ))),
+    }
 }
 
 /// `100/s`, `6000/m`, `100` → requests per second.

@@ -3,7 +3,7 @@
 
 use crate::failure::Failure;
 use crate::load::{MeshArgs, load_mesh};
-use meshsim::check::{TestCase, parse_test_file, run_test};
+use meshsim::check::{TestCase, parse_test_file, parse_test_file_strict, run_test};
 use meshsim::config::tests::detect_format;
 use meshsim::diag::render;
 use meshsim::files::{expand_paths, read_text};
@@ -25,6 +25,9 @@ pub struct Args {
     /// Test files or folders.
     #[arg(short = 't', long = "tests", value_name = "TESTS")]
     more_tests: Vec<PathBuf>,
+    /// kubectl's `-n NAMESPACE`, refused with the flag meshsim takes for it.
+    #[arg(short = 'n', hide = true, value_name = "NAMESPACE")]
+    namespace_short: Option<String>,
     /// Output: text or JSON.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -97,6 +100,7 @@ fn has_tests(dir: &std::path::Path) -> bool {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    crate::load::refuse_short_namespace(args.namespace_short.as_deref())?;
     let suites = suites(&args);
     if suites.len() == 1 {
         let (m, tests, explicit) = &suites[0];
@@ -164,8 +168,19 @@ fn run_suite(
         if (!explicit || !named.contains(f)) && detect_format(&text).is_none() {
             continue;
         }
-        let (c, d) = parse_test_file(&f.display().to_string(), &text);
-        errors.extend(d.iter().map(render::human));
+        let parse = if mesh_args.strict {
+            parse_test_file_strict
+        } else {
+            parse_test_file
+        };
+        let (c, d) = parse(&f.display().to_string(), &text);
+        for d in &d {
+            if d.is_error() {
+                errors.push(render::human(d));
+            } else {
+                eprintln!("{}", render::human(d));
+            }
+        }
         cases.extend(c);
     }
     if !errors.is_empty() {

@@ -21,6 +21,9 @@ pub struct Args {
     /// The namespace of objects that name none (`kubectl apply -n`).
     #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
+    /// kubectl's `-n NAMESPACE`, refused with the flag meshsim takes for it.
+    #[arg(short = 'n', hide = true, value_name = "NAMESPACE")]
+    namespace_short: Option<String>,
     /// Treat warnings as failures (exit status 1 when there are warnings but no errors).
     #[arg(long)]
     strict: bool,
@@ -41,6 +44,7 @@ enum Format {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    crate::load::refuse_short_namespace(args.namespace_short.as_deref())?;
     let (mesh, mut diags) = crate::load::read_mesh(&args.files, args.namespace.as_deref())?;
     // Admission rules, then the analyses (which need a mesh that loaded).
     diags.extend(meshsim::validate::validate(&mesh, args.istio_version));

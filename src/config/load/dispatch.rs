@@ -503,6 +503,13 @@ fn resource<T>(
 
 /// Strict typed pass over one document, with the field path of the first error.
 pub(super) fn typed<T: DeserializeOwned>(ctx: &DocCtx<'_>, text: &str) -> Result<T, Diagnostic> {
+    typed_raw(text).map_err(|(e, path)| error_to_diagnostic(ctx, &e, &path))
+}
+
+/// The typed pass with the parser's own error, for callers that look into it.
+pub(super) fn typed_raw<T: DeserializeOwned>(
+    text: &str,
+) -> Result<T, (serde_saphyr::Error, YamlPath)> {
     let mut path = None;
     let r = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -510,5 +517,5 @@ pub(super) fn typed<T: DeserializeOwned>(ctx: &DocCtx<'_>, text: &str) -> Result
             e.into_inner()
         })
     });
-    r.map_err(|e| error_to_diagnostic(ctx, &e, &path.unwrap_or_default()))
+    r.map_err(|e| (e, path.unwrap_or_default()))
 }

@@ -53,20 +53,56 @@ pub(super) fn did_you_mean<'a>(found: &str, expected: &[&'a str]) -> Option<&'a 
 }
 
 pub(super) fn error_to_diagnostic(ctx: &DocCtx<'_>, e: &YamlError, path: &YamlPath) -> Diagnostic {
+    diagnostic_of(ctx, e, path, true)
+}
+
+/// [`error_to_diagnostic`] for an error in a text rewritten from the document (the lenient
+/// pass re-reads it without the fields it dropped): the parser's line and column are of that
+/// text, so the field's own place in the document is given instead.
+pub(super) fn error_to_diagnostic_by_path(
+    ctx: &DocCtx<'_>,
+    e: &YamlError,
+    path: &YamlPath,
+) -> Diagnostic {
+    diagnostic_of(ctx, e, path, false)
+}
+
+/// The path of the field an error says is unknown.
+pub(super) fn unknown_field_path(e: &YamlError, path: &YamlPath) -> Option<YamlPath> {
     let mut e = e;
     while let YamlError::WithSnippet { error, .. } = e {
         e = error;
     }
-    let loc = e.location();
+    match e {
+        YamlError::SerdeUnknownField { field, .. } => Some(field_path(field, path)),
+        _ => None,
+    }
+}
+
+fn field_path(field: &str, path: &YamlPath) -> YamlPath {
+    if path.0.last() == Some(&Segment::Key(field.to_string())) {
+        path.clone()
+    } else {
+        path.key(field.to_string())
+    }
+}
+
+fn diagnostic_of(
+    ctx: &DocCtx<'_>,
+    e: &YamlError,
+    path: &YamlPath,
+    parser_location: bool,
+) -> Diagnostic {
+    let mut e = e;
+    while let YamlError::WithSnippet { error, .. } = e {
+        e = error;
+    }
+    let loc = e.location().filter(|_| parser_location);
     let (code, message, hint, path): (Code, String, Option<String>, YamlPath) = match e {
         YamlError::SerdeUnknownField {
             field, expected, ..
         } => {
-            let p = if path.0.last() == Some(&Segment::Key(field.clone())) {
-                path.clone()
-            } else {
-                path.key(field.clone())
-            };
+            let p = field_path(field, path);
             (
                 codes::UNKNOWN_FIELD,
                 format!(
@@ -156,8 +192,14 @@ pub(super) fn error_to_diagnostic(ctx: &DocCtx<'_>, e: &YamlError, path: &YamlPa
             YamlPath::root(),
         ),
     };
+    let location = if !parser_location && code == codes::UNKNOWN_FIELD {
+        // The parser points at an unknown field's key; so does the span index.
+        ctx.key_location(&path)
+    } else {
+        ctx.location(loc, &path)
+    };
     let mut d = Diagnostic::error(code, message)
-        .at(ctx.location(loc, &path))
+        .at(location)
         .with_path(path.to_string());
     if let Some(h) = hint {
         d = d.with_hint(h);

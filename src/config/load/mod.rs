@@ -16,6 +16,7 @@
 mod dispatch;
 mod documents;
 mod errors;
+mod lenient;
 mod spans;
 
 #[cfg(test)]
@@ -337,12 +338,47 @@ pub fn parse_yaml_with(
     out
 }
 
+/// What [`parse_documents_with`] does with a field the type does not know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// An error, and the document is not read.
+    #[default]
+    Reject,
+    /// A warning, and the field is dropped (istio-config-validator's reading of its test
+    /// files unless `--strict`).
+    Warn,
+}
+
 /// Parses every document of a text into `T` (strictly, with located errors), for files that
 /// are not Kubernetes objects (meshsim's test files, peers' suites). Each document comes with
 /// its origin, so that later checks can point into it.
 pub fn parse_documents<T: DeserializeOwned>(
     file: impl Into<Arc<str>>,
     text: &str,
+) -> (Vec<(T, Origin)>, Vec<Diagnostic>) {
+    parse_documents_with(file, text, UnknownFields::Reject)
+}
+
+/// [`parse_documents`], choosing what an unknown field does. Warnings come in the same list
+/// as errors, in document order; a document with warnings only is read.
+///
+/// ```
+/// use meshsim::config::{UnknownFields, parse_documents_with};
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Case { name: String }
+/// let text = "name: a\nnmae: b\n";
+/// let (docs, diags) = parse_documents_with::<Case>("t.yaml", text, UnknownFields::Warn);
+/// assert_eq!(docs[0].0.name, "a");
+/// assert!(!diags[0].is_error());
+/// assert!(diags[0].to_string().starts_with("t.yaml:2:1: nmae: warning"));
+/// let (docs, diags) = parse_documents_with::<Case>("t.yaml", text, UnknownFields::Reject);
+/// assert!(docs.is_empty() && diags[0].is_error());
+/// ```
+pub fn parse_documents_with<T: DeserializeOwned>(
+    file: impl Into<Arc<str>>,
+    text: &str,
+    unknown: UnknownFields,
 ) -> (Vec<(T, Origin)>, Vec<Diagnostic>) {
     let file: Arc<str> = file.into();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -370,8 +406,15 @@ pub fn parse_documents<T: DeserializeOwned>(
             line: chunk.first_line,
             spans: spans.clone(),
         };
-        match typed::<T>(&ctx, chunk.text) {
-            Ok(v) => out.push((v, origin)),
+        let read = match unknown {
+            UnknownFields::Reject => typed::<T>(&ctx, chunk.text).map(|v| (v, Vec::new())),
+            UnknownFields::Warn => lenient::typed_dropping_unknown::<T>(&ctx, chunk.text),
+        };
+        match read {
+            Ok((v, warnings)) => {
+                diags.extend(warnings);
+                out.push((v, origin));
+            }
             Err(d) => diags.push(d),
         }
     }

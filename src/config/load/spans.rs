@@ -43,17 +43,25 @@ impl DocCtx<'_> {
                 line: (l.line() as u32).saturating_add(self.line_offset),
                 column: l.column() as u32,
             },
-            None => {
-                let pos = self.spans.and_then(|s| s.locate(path)).unwrap_or(Pos {
-                    line: self.line_offset + 1,
-                    column: 1,
-                });
-                Location {
-                    file: self.file.clone(),
-                    line: pos.line,
-                    column: pos.column,
-                }
-            }
+            None => self.span_location(self.spans.and_then(|s| s.locate(path))),
+        }
+    }
+
+    /// Where the key of the field at `path` is (its value's place if it has no key).
+    pub(super) fn key_location(&self, path: &YamlPath) -> Location {
+        self.span_location(self.spans.and_then(|s| s.locate_key(path)))
+    }
+
+    /// A place from the span index; the document's first line if the index has none.
+    fn span_location(&self, pos: Option<Pos>) -> Location {
+        let pos = pos.unwrap_or(Pos {
+            line: self.line_offset + 1,
+            column: 1,
+        });
+        Location {
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
         }
     }
 
