@@ -420,3 +420,45 @@ fn istio_config_validator_unknown_fields_warn_unless_strict() {
         "{err}"
     );
 }
+
+/// `upstream` and `response` expectations: what the backend receives after the route's
+/// rewrites and header changes, and the response headers the client gets; each can fail.
+#[test]
+fn upstream_and_response_expectations_hold_and_can_fail() {
+    let (code, out, err) = meshsim(&[
+        "test",
+        "-f",
+        "tests/data/headers/mesh.yaml",
+        "tests/data/headers/tests.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+    let wrong = std::env::temp_dir().join(format!("meshsim-upstream-{}.yaml", std::process::id()));
+    std::fs::write(
+        &wrong,
+        "tests:
+- name: wrong
+  request: {authority: web, headers: {x-gone: \"1\"}}
+  expect:
+    upstream: {path: /other, headers: {x-set: old}, absentHeaders: [x-dest]}
+    response: {headers: {server: envoy}}
+",
+    )
+    .unwrap();
+    let (code, out, _) = meshsim(&[
+        "test",
+        "-f",
+        "tests/data/headers/mesh.yaml",
+        wrong.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&wrong);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "upstream path: expected /other, got /",
+        "upstream header x-set: expected old, got new",
+        "upstream header x-dest: expected (absent), got d",
+        "response header server: expected envoy, got (absent)",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}

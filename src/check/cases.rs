@@ -184,6 +184,8 @@ fn check_of(e: &Expect) -> Result<Check, String> {
         redirect: e.redirect.clone(),
         rewrite_uri: e.rewrite.as_ref().and_then(|r| r.uri.clone()),
         rewrite_authority: e.rewrite.as_ref().and_then(|r| r.authority.clone()),
+        upstream: e.upstream.clone(),
+        response: e.response.clone(),
         mirrors: e.mirrors.clone(),
         attempts: e.attempts.as_ref().map(parse_attempts).transpose()?,
         shares,

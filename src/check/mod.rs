@@ -77,6 +77,10 @@ pub struct Check {
     pub rewrite_uri: Option<String>,
     /// Authority after rewrite.
     pub rewrite_authority: Option<String>,
+    /// What the upstream receives.
+    pub upstream: Option<crate::config::tests::UpstreamExpect>,
+    /// The client's response headers.
+    pub response: Option<crate::config::tests::ResponseExpect>,
     /// Mirror hosts.
     pub mirrors: Option<Vec<String>>,
     /// Tries, inclusive range.
@@ -295,6 +299,12 @@ fn per_request(c: &Check, d: &Decision, vh: Option<&str>) -> Vec<(String, bool, 
             push(what, ok, e, a);
         }
     }
+    if let Some(u) = &c.upstream {
+        upstream_checks(u, d, &mut push);
+    }
+    if let Some(r) = &c.response {
+        response_checks(r, d, &mut push);
+    }
     if let Some(m) = &c.mirrors {
         let exp: BTreeSet<String> = m.iter().map(|h| resolve_host(h, "default")).collect();
         let act: BTreeSet<String> = d.mirrors.iter().map(|x| x.host.clone()).collect();
@@ -315,6 +325,94 @@ fn per_request(c: &Check, d: &Decision, vh: Option<&str>) -> Vec<(String, bool, 
         push("attempts", (lo..=hi).contains(&n), exp, n.to_string());
     }
     out
+}
+
+/// `upstream`: each field against what the upstream receives (nothing, when the request was
+/// not forwarded).
+fn upstream_checks(
+    u: &crate::config::tests::UpstreamExpect,
+    d: &Decision,
+    push: &mut impl FnMut(&str, bool, String, String),
+) {
+    let up = d.upstream.as_ref();
+    let none = || "(not forwarded)".to_string();
+    for (what, want, got) in [
+        (
+            "upstream authority",
+            &u.authority,
+            up.map(|x| x.authority.clone()),
+        ),
+        ("upstream path", &u.path, up.map(|x| x.path.clone())),
+    ] {
+        if let Some(w) = want {
+            push(
+                what,
+                got.as_deref() == Some(w.as_str()),
+                w.clone(),
+                got.unwrap_or_else(none),
+            );
+        }
+    }
+    for (name, want) in u.headers.iter().flatten() {
+        let got = up.and_then(|x| x.header(name));
+        push(
+            &format!("upstream header {name}"),
+            got.as_deref() == Some(want.as_str()),
+            want.clone(),
+            got.unwrap_or_else(|| {
+                if up.is_some() {
+                    "(absent)".into()
+                } else {
+                    none()
+                }
+            }),
+        );
+    }
+    for name in u.absent_headers.iter().flatten() {
+        let got = up.and_then(|x| x.header(name));
+        push(
+            &format!("upstream header {name}"),
+            up.is_some() && got.is_none(),
+            "(absent)".into(),
+            got.unwrap_or_else(none),
+        );
+    }
+}
+
+/// `response`: the route's response header changes applied, as Envoy applies them, to the
+/// headers the test says the upstream answers with.
+fn response_checks(
+    r: &crate::config::tests::ResponseExpect,
+    d: &Decision,
+    push: &mut impl FnMut(&str, bool, String, String),
+) {
+    let mut headers: Vec<(String, String)> = r
+        .backend_headers
+        .iter()
+        .flatten()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .collect();
+    if let Some(changes) = &d.response_headers {
+        changes.apply(&mut headers);
+    }
+    for (name, want) in r.headers.iter().flatten() {
+        let got = crate::route::header_value(&headers, name);
+        push(
+            &format!("response header {name}"),
+            got.as_deref() == Some(want.as_str()),
+            want.clone(),
+            got.unwrap_or_else(|| "(absent)".into()),
+        );
+    }
+    for name in r.absent_headers.iter().flatten() {
+        let got = crate::route::header_value(&headers, name);
+        push(
+            &format!("response header {name}"),
+            got.is_none(),
+            "(absent)".into(),
+            got.unwrap_or_default(),
+        );
+    }
 }
 
 /// Does a decision count towards a share key? Keys name a subset, a destination

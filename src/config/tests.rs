@@ -114,6 +114,10 @@ pub struct Expect {
     pub redirect: Option<String>,
     /// Rewrite sent upstream.
     pub rewrite: Option<RewriteExpect>,
+    /// What the upstream receives.
+    pub upstream: Option<UpstreamExpect>,
+    /// The response the client gets after the route's header changes.
+    pub response: Option<ResponseExpect>,
     /// Hosts that receive a mirrored copy (all of them, any order).
     pub mirrors: Option<Vec<String>>,
     /// Tries: a number or a range `1..3`.
@@ -134,6 +138,35 @@ pub struct RewriteExpect {
     pub uri: Option<String>,
     /// Authority sent upstream.
     pub authority: Option<String>,
+}
+
+/// `upstream: {authority, path, headers, absentHeaders}`: the request as the upstream
+/// receives it, after rewrites and header changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpstreamExpect {
+    /// `:authority`.
+    pub authority: Option<String>,
+    /// `:path`, with the query.
+    pub path: Option<String>,
+    /// Headers and their values (a repeated header's values joined with `,`).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Headers it must not receive.
+    pub absent_headers: Option<Vec<String>>,
+}
+
+/// `response: {backendHeaders, headers, absentHeaders}`: the response headers the client
+/// gets when the upstream answers with `backendHeaders` (none by default) and the route's
+/// response header changes apply.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResponseExpect {
+    /// What the upstream answers with.
+    pub backend_headers: Option<BTreeMap<String, String>>,
+    /// Headers the client must get, with their values.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Headers the client must not get.
+    pub absent_headers: Option<Vec<String>>,
 }
 
 /// `attempts: 3` or `attempts: "1..3"`.

@@ -9,5 +9,6 @@ pub use matcher::{HeaderMatcher, PathMatcher, QueryMatcher, Regex, RouteMatch, S
 pub use request::{Request, Source, split_authority, strip_port};
 pub use table::{
     Action, DomainMatch, Forward, HeaderAdd, HeaderOps, MirrorPolicy, Redirect, Rewrite, Route,
-    RouteTable, Target, VirtualHost, VirtualHostSource, WeightedTarget,
+    RouteTable, Target, VirtualHost, VirtualHostSource, WeightedTarget, apply_header_changes,
+    header_value,
 };

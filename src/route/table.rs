@@ -146,7 +146,8 @@ pub struct WeightedTarget {
 
 /// One header a route adds: `set` overwrites (`OVERWRITE_IF_EXISTS_OR_ADD`), `add` appends
 /// (`APPEND_IF_EXISTS_OR_ADD`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderAdd {
     /// Header name.
     pub name: String,
@@ -180,6 +181,27 @@ impl HeaderOps {
             && self.response_remove.is_empty()
     }
 
+    /// Applies the request changes as Envoy's `HeaderParser::evaluateHeaders` does
+    /// (source/common/router/header_parser.cc): every `request_headers_to_remove` first
+    /// ("remove-before-add"), then each addition in order, an empty value skipped; names are
+    /// lowercase, as Envoy's header map keeps them.
+    ///
+    /// ```
+    /// use meshsim::route::{HeaderAdd, HeaderOps};
+    /// let add = |name: &str, value: &str, append| HeaderAdd { name: name.into(), value: value.into(), append };
+    /// let ops = HeaderOps {
+    ///     request_add: vec![add("x-set", "new", false), add("x-add", "two", true)],
+    ///     request_remove: vec!["x-gone".into()],
+    ///     ..Default::default()
+    /// };
+    /// let mut h = vec![("x-set".into(), "old".into()), ("x-add".into(), "one".into()), ("x-gone".into(), "1".into())];
+    /// ops.apply_request(&mut h);
+    /// assert_eq!(h, [("x-add".into(), "one".into()), ("x-set".into(), "new".into()), ("x-add".into(), "two".into())]);
+    /// ```
+    pub fn apply_request(&self, headers: &mut Vec<(String, String)>) {
+        apply_header_changes(&self.request_add, &self.request_remove, headers);
+    }
+
     /// These changes followed by `other`'s.
     pub fn extend(&mut self, other: &HeaderOps) {
         self.request_add.extend(other.request_add.iter().cloned());
@@ -189,6 +211,37 @@ impl HeaderOps {
         self.response_remove
             .extend(other.response_remove.iter().cloned());
     }
+}
+
+/// Envoy's `HeaderParser::evaluateHeaders` over a header list (request or response):
+/// removals first, then each addition in order (`append: false` replaces every value), an
+/// empty value skipped.
+pub fn apply_header_changes(
+    add: &[HeaderAdd],
+    remove: &[String],
+    headers: &mut Vec<(String, String)>,
+) {
+    if add.is_empty() && remove.is_empty() {
+        return;
+    }
+    headers.retain(|(n, _)| !remove.iter().any(|r| r.eq_ignore_ascii_case(n)));
+    for a in add.iter().filter(|a| !a.value.is_empty()) {
+        let name = a.name.to_ascii_lowercase();
+        if !a.append {
+            headers.retain(|(n, _)| *n != name);
+        }
+        headers.push((name, a.value.clone()));
+    }
+}
+
+/// The values of a header joined with `,` (how HTTP folds a repeated header), or `None`.
+pub fn header_value(headers: &[(String, String)], name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// A URI or authority rewrite (`HTTPRewrite`).

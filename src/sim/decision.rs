@@ -155,6 +155,45 @@ pub struct MirrorOut {
     pub workload: Option<String>,
 }
 
+/// The request as the upstream receives it: the authority and path after the route's
+/// rewrites, and the client's headers after the route's changes. Headers Envoy adds on its own
+/// (`x-forwarded-*`, `x-request-id`, `x-envoy-*`) are not listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRequest {
+    /// `:authority`.
+    pub authority: String,
+    /// `:path`, with the query.
+    pub path: String,
+    /// Headers in order, names lowercase: `[name, value]` pairs (a name may repeat).
+    pub headers: Vec<(String, String)>,
+}
+
+impl UpstreamRequest {
+    /// The values of a header joined with `,` (how HTTP folds a repeated header), or `None`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        crate::route::header_value(&self.headers, name)
+    }
+}
+
+/// The route's changes to the response (`response_headers_to_add` and `_to_remove`, the
+/// weighted cluster's then the route's), applied by Envoy to whatever the upstream answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseHeaderChanges {
+    /// Headers set (`append: false`) or appended.
+    pub add: Vec<crate::route::HeaderAdd>,
+    /// Headers removed (before the additions).
+    pub remove: Vec<String>,
+}
+
+impl ResponseHeaderChanges {
+    /// Applies the changes to the headers an upstream answered with.
+    pub fn apply(&self, headers: &mut Vec<(String, String)>) {
+        crate::route::apply_header_changes(&self.add, &self.remove, headers);
+    }
+}
+
 /// How the balancer chose the first try's endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -214,6 +253,12 @@ pub struct Decision {
     /// The authority sent upstream after a rewrite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_authority: Option<String>,
+    /// What the upstream receives (forwarded requests only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamRequest>,
+    /// The route's response header changes, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_headers: Option<ResponseHeaderChanges>,
     /// The VirtualService rule that matched (for tests and coverage).
     #[serde(skip)]
     pub rule: Option<RuleRef>,
@@ -261,6 +306,8 @@ impl Decision {
             redirect: None,
             rewrite_path: None,
             rewrite_authority: None,
+            upstream: None,
+            response_headers: None,
             rule: None,
             destination_index: None,
             lb: None,

@@ -20,7 +20,8 @@ mod upstream;
 
 pub use batch::Progress;
 pub use decision::{
-    Attempt, Decision, DestinationOut, Flags, LbChoice, MirrorOut, RuleRef, short_host,
+    Attempt, Decision, DestinationOut, Flags, LbChoice, MirrorOut, ResponseHeaderChanges, RuleRef,
+    UpstreamRequest, short_host,
 };
 pub use engine::{DEFAULT_CLIENT_IP, SimOptions, Simulator};
 pub use latency::Latencies;

@@ -4,7 +4,9 @@
 //! rewrites), then the filters before the router (fault), the mirrors and the cluster. Each
 //! stage reports typed events; none writes a sentence.
 
-use super::decision::{Attempt, Decision, Flags, MirrorOut};
+use super::decision::{
+    Attempt, Decision, Flags, MirrorOut, ResponseHeaderChanges, UpstreamRequest,
+};
 use super::engine::{Routed, Simulator, shadow_host};
 use super::upstream::Flight;
 use crate::common::rng::{RequestEntropy, SimRng};
@@ -110,6 +112,7 @@ impl Simulator<'_> {
         d.set_destination(fwd, wt);
         d.rewrite_path = fwd.rewritten_path(&route.matcher, req);
         d.rewrite_authority = fwd.host_rewrite.clone();
+        upstream_request(fwd, wt, req, &mut d, t);
 
         let mut rng = e.aux_rng();
         let rh = self.request_hash(req, fwd, target, &mut rng, t);
@@ -451,4 +454,67 @@ fn destination_ref(t: &Target) -> DestinationRef {
         subset: t.subset.clone(),
         port: t.port,
     }
+}
+
+/// What the upstream receives and what the route changes in the response: the weighted
+/// cluster's header changes, then the route's (Envoy's `WeightedClusterEntry` evaluates its
+/// own parser before its parent route's, so the route's `set` wins).
+fn upstream_request(
+    fwd: &Forward,
+    wt: &crate::route::WeightedTarget,
+    req: &Request,
+    d: &mut Decision,
+    t: &mut impl Tracer,
+) {
+    let mut headers = req.headers.clone();
+    wt.headers.apply_request(&mut headers);
+    fwd.headers.apply_request(&mut headers);
+    let upstream = UpstreamRequest {
+        authority: d
+            .rewrite_authority
+            .clone()
+            .unwrap_or_else(|| req.authority.clone()),
+        path: d.rewrite_path.clone().unwrap_or_else(|| req.path.clone()),
+        headers,
+    };
+    let response =
+        [&wt.headers, &fwd.headers]
+            .iter()
+            .fold(ResponseHeaderChanges::default(), |mut r, h| {
+                r.remove.extend(h.response_remove.iter().cloned());
+                r.add.extend(h.response_add.iter().cloned());
+                r
+            });
+    if upstream.authority != req.authority
+        || upstream.path != req.path
+        || upstream.headers != req.headers
+        || !response.add.is_empty()
+        || !response.remove.is_empty()
+    {
+        t.emit(|| TraceEvent::UpstreamRequest {
+            authority: upstream.authority.clone(),
+            path: upstream.path.clone(),
+            set: upstream
+                .headers
+                .iter()
+                .filter(|h| !req.headers.contains(h))
+                .cloned()
+                .collect(),
+            removed: req
+                .headers
+                .iter()
+                .filter(|h| !upstream.headers.contains(h))
+                .map(|(n, _)| n.clone())
+                .collect(),
+            response_set: response
+                .add
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone(), a.append))
+                .collect(),
+            response_removed: response.remove.clone(),
+        });
+    }
+    d.response_headers =
+        (!response.add.is_empty() || !response.remove.is_empty()).then_some(response);
+    d.upstream = Some(upstream);
 }

@@ -115,6 +115,23 @@ pub enum TraceEvent {
         /// The status returned.
         status: u16,
     },
+    /// What the upstream will receive, when the route changes the request or the response:
+    /// the authority and path after rewrites, the headers set or appended and removed, and
+    /// the response header changes.
+    UpstreamRequest {
+        /// `:authority` sent upstream.
+        authority: String,
+        /// `:path` sent upstream.
+        path: String,
+        /// `[name, value]` pairs the upstream sees that the client did not send.
+        set: Vec<(String, String)>,
+        /// Header names the client sent whose values the upstream does not see.
+        removed: Vec<String>,
+        /// Response headers set or appended: `[name, value, append]`.
+        response_set: Vec<(String, String, bool)>,
+        /// Response headers removed.
+        response_removed: Vec<String>,
+    },
     /// One mirror policy's decision.
     Mirror {
         /// The mirror destination.

@@ -111,6 +111,10 @@ pub struct ResultDoc {
     pub rewrite_path: Option<String>,
     /// The authority sent upstream after a rewrite.
     pub rewrite_authority: Option<String>,
+    /// What the upstream receives (forwarded requests).
+    pub upstream: Option<crate::sim::UpstreamRequest>,
+    /// The route's response header changes.
+    pub response_headers: Option<crate::sim::ResponseHeaderChanges>,
     /// The hash key, when a hash policy applied.
     pub hash_key: Option<String>,
     /// A `Set-Cookie` Envoy adds.
@@ -204,6 +208,8 @@ impl ResultDoc {
             redirect: d.redirect.clone(),
             rewrite_path: d.rewrite_path.clone(),
             rewrite_authority: d.rewrite_authority.clone(),
+            upstream: d.upstream.clone(),
+            response_headers: d.response_headers.clone(),
             hash_key: d.hash_key.clone(),
             set_cookie: d.set_cookie.clone(),
             lb: d.lb.clone(),

@@ -88,6 +88,21 @@ fn event_line(e: &TraceEvent) -> String {
         TraceEvent::FaultAbort { status } => format!(
             "fault injection aborts the request with {status} (FI): it never reaches the router, so it is neither retried nor mirrored"
         ),
+        TraceEvent::UpstreamRequest {
+            authority,
+            path,
+            set,
+            removed,
+            response_set,
+            response_removed,
+        } => upstream_request(
+            authority,
+            path,
+            set,
+            removed,
+            response_set,
+            response_removed,
+        ),
         TraceEvent::Mirror {
             destination,
             outcome,
@@ -471,4 +486,40 @@ fn try_outcome(o: TryOutcome) -> String {
         TryOutcome::Reset => "connection reset, no response".into(),
         TryOutcome::PerTryTimeout => "per-try timeout".into(),
     }
+}
+
+/// `upstream receives GET web/api; headers: x-a: 1 set, x-b removed; response: ...`.
+fn upstream_request(
+    authority: &str,
+    path: &str,
+    set: &[(String, String)],
+    removed: &[String],
+    response_set: &[(String, String, bool)],
+    response_removed: &[String],
+) -> String {
+    let mut parts = Vec::new();
+    let mut changed: Vec<String> = set.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+    changed.extend(
+        removed
+            .iter()
+            .filter(|n| !set.iter().any(|(s, _)| s == *n))
+            .map(|n| format!("no {n}")),
+    );
+    if !changed.is_empty() {
+        parts.push(format!("with {}", changed.join(", ")));
+    }
+    let mut response: Vec<String> = response_set
+        .iter()
+        .map(|(n, v, append)| format!("{n}: {v}{}", if *append { " (appended)" } else { "" }))
+        .collect();
+    response.extend(response_removed.iter().map(|n| format!("no {n}")));
+    if !response.is_empty() {
+        parts.push(format!("the response gets {}", response.join(", ")));
+    }
+    let rest = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    };
+    format!("the upstream receives authority {authority}, path {path}{rest}")
 }
