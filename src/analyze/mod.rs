@@ -29,7 +29,11 @@ pub fn analyze(mesh: &Mesh, version: IstioVersion) -> Diagnostics {
     empty_subsets(mesh, &mut out);
     gateways(mesh, &mut out);
     duplicates(mesh, &mut out);
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         shadow::unreachable_rules(r, &mut out);
         cookie_regexes(r, &mut out);
         retries(mesh, r, &mut out);
@@ -59,7 +63,11 @@ fn destination_refs(vs: &VirtualService) -> Vec<(YamlPath, &Destination)> {
 }
 
 fn destinations(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         for (p, d) in destination_refs(&r.spec) {
             let host = resolve_host(&d.host, &r.namespace);
             if mesh.topology.service(&host).is_none() {
@@ -108,7 +116,11 @@ fn empty_subsets(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
 }
 
 fn gateways(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         for (i, g) in r.spec.gateways.iter().enumerate() {
             if g == "mesh" {
                 continue;
@@ -149,7 +161,11 @@ fn gateways(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
 
 fn duplicates(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
     let mut by_host: BTreeMap<String, &Resource<VirtualService>> = BTreeMap::new();
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         if !vs_gateways(r).iter().any(|g| g == "mesh") {
             continue;
         }
@@ -292,7 +308,11 @@ fn retries(mesh: &Mesh, r: &Resource<VirtualService>, out: &mut Vec<Diagnostic>)
 }
 
 fn hash_behind_split(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         for (i, h) in r.spec.http.iter().enumerate() {
             let weighted: Vec<&crate::config::HttpRouteDestination> =
                 h.route.iter().filter(|d| d.weight > 0).collect();

@@ -47,7 +47,11 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
         }
     }
     let root = YamlPath::root().key("spec");
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         let mut f = Fields::new(&r.origin, "VirtualService", &r.namespace, &r.name, &mut out);
         let vs = &r.spec;
         f.set(vs.tcp.is_some(), &root.key("tcp"), "TCP routes");
@@ -94,7 +98,11 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
             }
         }
     }
-    for r in &mesh.gateways {
+    for r in mesh
+        .gateways
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         let mut f = Fields::new(&r.origin, "Gateway", &r.namespace, &r.name, &mut out);
         for (i, s) in r.spec.servers.iter().enumerate() {
             f.set(
@@ -104,6 +112,7 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
             );
         }
     }
+    gateway_api(mesh, &root, &mut out);
     for r in &mesh.service_entries {
         let mut f = Fields::new(&r.origin, "ServiceEntry", &r.namespace, &r.name, &mut out);
         f.set(
@@ -118,6 +127,92 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// The Gateway API's parts meshsim does not simulate (yet): GRPCRoutes, listener TLS, CORS,
+/// session persistence, and the sidecar-side scoping of Service-parent (GAMMA) routes.
+fn gateway_api(mesh: &Mesh, root: &YamlPath, out: &mut Vec<Diagnostic>) {
+    let api = &mesh.gateway_api;
+    for r in &api.grpc_routes {
+        Fields::new(&r.origin, "GRPCRoute", &r.namespace, &r.name, out).set(
+            true,
+            root,
+            "the whole GRPCRoute (gRPC routing is not converted yet)",
+        );
+    }
+    for r in &api.gateways {
+        let mut f = Fields::new(&r.origin, "Gateway", &r.namespace, &r.name, out);
+        f.set(
+            r.spec.addresses.is_some(),
+            &root.key("addresses"),
+            "addresses (meshsim's gateways answer on any address)",
+        );
+        for (i, l) in r.spec.listeners.iter().enumerate() {
+            f.set(
+                l.tls.is_some(),
+                &root.key("listeners").index(i).key("tls"),
+                "listener TLS (termination, passthrough, SNI)",
+            );
+        }
+    }
+    // Service parents: the sidecar-side preference (a consumer route in the caller's namespace
+    // before others; a route in another namespace than the Service's only for that namespace)
+    // matters only where a host has several routes or a consumer route.
+    let service_parents =
+        |r: &crate::config::Resource<crate::config::gateway_api::HttpRouteSpec>| {
+            r.spec
+                .parent_refs
+                .iter()
+                .filter(|p| p.kind.as_deref() == Some("Service"))
+                .map(|p| {
+                    let ns = p.namespace.clone().unwrap_or_else(|| r.namespace.clone());
+                    (p.name.clone(), ns)
+                })
+                .collect::<Vec<_>>()
+        };
+    for r in &api.http_routes {
+        let mut f = Fields::new(&r.origin, "HTTPRoute", &r.namespace, &r.name, out);
+        for (i, p) in r.spec.parent_refs.iter().enumerate() {
+            if p.kind.as_deref() != Some("Service") {
+                continue;
+            }
+            let ns = p.namespace.clone().unwrap_or_else(|| r.namespace.clone());
+            let host = crate::model::resolve_host(&p.name, &ns);
+            let shared = api
+                .http_routes
+                .iter()
+                .filter(|o| !std::ptr::eq(*o, r))
+                .any(|o| service_parents(o).contains(&(p.name.clone(), ns.clone())))
+                || mesh.virtual_services.iter().any(|v| {
+                    !crate::model::gateway_api::is_generated(v)
+                        && crate::compile::vs_gateways(v).iter().any(|g| g == "mesh")
+                        && v.spec
+                            .hosts
+                            .iter()
+                            .any(|h| crate::model::resolve_host(h, &v.namespace) == host)
+                });
+            f.set(
+                shared || ns != r.namespace,
+                &root.key("parentRefs").index(i),
+                "a Service parentRef shared with other routes for the host, or from another namespace (which sidecars prefer which route is simulated only as the first route for the host)",
+            );
+        }
+        for (i, rule) in r.spec.rules.iter().flatten().enumerate() {
+            let p = root.key("rules").index(i);
+            f.set(
+                rule.session_persistence.is_some(),
+                &p.key("sessionPersistence"),
+                "sessionPersistence",
+            );
+            for (j, flt) in rule.filters.iter().enumerate() {
+                f.set(
+                    flt.kind == "CORS",
+                    &p.key("filters").index(j),
+                    "CORS (preflight answers)",
+                );
+            }
+        }
+    }
 }
 
 /// Collects one resource's unsimulated fields.

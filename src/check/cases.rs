@@ -102,6 +102,7 @@ fn expand(input: &RequestInput) -> Result<Vec<Request>, String> {
                                 source: m.source.clone(),
                                 gateway: m.gateway.clone(),
                                 time: None,
+                                port: m.port,
                             }));
                         }
                     }
@@ -174,6 +175,7 @@ fn check_of(e: &Expect) -> Result<Check, String> {
         route: e.route.clone(),
         virtual_service: e.virtual_service.clone(),
         host: e.host.clone(),
+        namespace: e.namespace.clone(),
         subset: e.subset.clone(),
         port: e.port,
         cluster: e.cluster.clone(),

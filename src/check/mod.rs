@@ -57,6 +57,8 @@ pub struct Check {
     pub virtual_host: Option<String>,
     /// Destination host.
     pub host: Option<String>,
+    /// The destination service's namespace.
+    pub namespace: Option<String>,
     /// Subset.
     pub subset: Option<String>,
     /// Port.
@@ -225,6 +227,16 @@ fn per_request(c: &Check, d: &Decision, vh: Option<&str>) -> Vec<(String, bool, 
             "host",
             act.as_deref().is_some_and(|a| same_host(h, a)),
             h.clone(),
+            opt(&act),
+        );
+    }
+    if let Some(ns) = &c.namespace {
+        // `name.namespace.svc.cluster.local`: the Kubernetes Service's namespace.
+        let act = dest.and_then(|d| d.host.split('.').nth(1).map(str::to_string));
+        push(
+            "namespace",
+            act.as_deref() == Some(ns.as_str()),
+            ns.clone(),
             opt(&act),
         );
     }

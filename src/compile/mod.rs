@@ -44,6 +44,24 @@ impl<'m> CompiledMesh<'m> {
         }
     }
 
+    /// The Istio Gateways a gateway proxy named `ns/name` serves: the Istio Gateway of that
+    /// name, or the ones istiod generated for the Gateway API Gateway of that name.
+    pub fn gateways_of(&self, name: &str) -> Vec<usize> {
+        if let Some(gi) = self
+            .mesh
+            .gateways
+            .iter()
+            .position(|g| format!("{}/{}", g.namespace, g.name) == name)
+        {
+            return vec![gi];
+        }
+        self.mesh
+            .gateway_api
+            .istio_gateways_of(name)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The cluster with this name.
     pub fn cluster(&self, name: &str) -> Option<usize> {
         self.cluster_index.get(name).copied()
@@ -62,12 +80,14 @@ impl<'m> CompiledMesh<'m> {
         };
         let table = match proxy {
             Proxy::Sidecar { .. } => Some(routes::sidecar_table(&ctx, proxy, port)),
-            Proxy::Gateway { name, .. } => self
-                .mesh
-                .gateways
-                .iter()
-                .position(|g| format!("{}/{}", g.namespace, g.name) == *name)
-                .and_then(|gi| routes::gateway_table(&ctx, gi, proxy, port)),
+            Proxy::Gateway { name, .. } => {
+                let gateways = self.gateways_of(name);
+                if gateways.is_empty() {
+                    None
+                } else {
+                    routes::gateway_table(&ctx, &gateways, proxy, port)
+                }
+            }
         };
         (table, ctx.diags.into_inner())
     }

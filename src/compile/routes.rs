@@ -19,7 +19,7 @@ use crate::diag::{Diagnostic, codes};
 use crate::lb::hash::HashPolicy;
 use crate::model::{Mesh, host_matches, resolve_host, service_aliases};
 use crate::route::{
-    Action, Forward, MirrorPolicy, Route, RouteMatch, RouteTable, Target, VirtualHost,
+    Action, Forward, MirrorPolicy, PathMatcher, Route, RouteMatch, RouteTable, Target, VirtualHost,
     VirtualHostSource, WeightedTarget,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,6 +105,7 @@ pub(crate) fn routes_for_vs(
 ) -> Vec<Route> {
     let vs = &ctx.mesh.virtual_services[vs_index];
     let rules = expand_delegates(ctx.mesh, vs_index, ctx.diags_sink());
+    let gateway_semantics = crate::model::gateway_api::use_gateway_semantics(vs);
     let gw_names = proxy.gateway_names();
     let mut out = Vec::new();
     'rules: for er in &rules {
@@ -162,7 +163,7 @@ pub(crate) fn routes_for_vs(
                 (None, Some(m)) => Some(format!(".{m}")),
                 (None, None) => None,
             };
-            let route = Route {
+            let mut route = Route {
                 name,
                 virtual_service: Some(vs_index),
                 rule: er.root_rule,
@@ -171,6 +172,9 @@ pub(crate) fn routes_for_vs(
                 action: action(ctx, er, port),
                 matcher,
             };
+            if gateway_semantics {
+                apply_gateway_semantics(&mut route);
+            }
             let catch_all = route.matcher.is_catch_all();
             out.push(route);
             if block.is_none() || catch_all {
@@ -208,6 +212,18 @@ fn target(
     namespace: &str,
     listener_port: u32,
 ) -> (Target, Option<u32>) {
+    if d.host.is_empty() {
+        // GetDestinationCluster: "only happens when the gateway-api BackendRef is invalid".
+        let port = d.port.map_or(listener_port, |p| p.number);
+        let t = Target {
+            cluster_name: "UnknownService".into(),
+            cluster: None,
+            host: String::new(),
+            subset: None,
+            port,
+        };
+        return (t, None);
+    }
     let host = resolve_host(&d.host, namespace);
     let svc = ctx.mesh.topology.service(&host);
     let explicit = d.port.map(|p| p.number).filter(|&p| p != 0);
@@ -278,6 +294,7 @@ fn redirect(
         authority: r.authority.clone().filter(|a| !a.is_empty()),
         port: port.filter(|&p| p != 0),
         uri: r.uri.clone(),
+        prefix_rewrite: r.prefix_rewrite.clone().map(|p| (p, String::new())),
     })
 }
 
@@ -330,7 +347,55 @@ fn action(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule, port: u32) -> Actio
         host_rewrite: host_rewrite(http),
         rewrite: uri_rewrite(http),
         headers,
+        // applyHTTPRouteDestination: "return 500 for invalid backends".
+        cluster_not_found_status: if gateway_semantics(ctx, er) { 500 } else { 503 },
     }))
+}
+
+fn gateway_semantics(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule) -> bool {
+    crate::model::gateway_api::use_gateway_semantics(&ctx.mesh.virtual_services[er.origin_vs])
+}
+
+/// What the Gateway API's semantics change in one route (`TranslateRouteMatch`,
+/// `applyHTTPRouteDestination`, `ApplyRedirect`): a `PathPrefix` other than `/` is Envoy's
+/// `path_separated_prefix`; a rewrite to `/` removes the matched prefix by regex; a redirect's
+/// `ReplacePrefixMatch` replaces the matched prefix.
+fn apply_gateway_semantics(route: &mut Route) {
+    if let PathMatcher::Prefix(p) = &route.matcher.path
+        && p != "/"
+    {
+        route.matcher.path = PathMatcher::PathSeparatedPrefix(p.trim_end_matches('/').to_string());
+    }
+    let matched = match &route.matcher.path {
+        PathMatcher::PathSeparatedPrefix(p) => p.clone(),
+        _ => String::new(),
+    };
+    match &mut route.action {
+        Action::Forward(f) => {
+            if let Some(rw) = f.rewrite.as_mut()
+                && rw.regex.is_none()
+                && rw.prefix.as_deref() == Some("/")
+                && let Ok(re) = crate::route::Regex::new(&format!(
+                    "^{}(/?)(.*)",
+                    regex_syntax::escape(&matched)
+                ))
+            {
+                // "hold `/` in case the entire path is removed"
+                rw.prefix = None;
+                rw.regex = Some((re, "/\\2".into()));
+            }
+        }
+        Action::Redirect(r) => {
+            if let Some((_, m)) = r.prefix_rewrite.as_mut() {
+                *m = match &route.matcher.path {
+                    PathMatcher::PathSeparatedPrefix(p) | PathMatcher::Prefix(p) => p.clone(),
+                    PathMatcher::Exact(e) => e.clone(),
+                    PathMatcher::Regex(_) => String::new(),
+                };
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Before Istio 1.20 (weights relative since then), a split must total 100 or istiod
@@ -546,6 +611,7 @@ fn default_route(cluster: Option<&Cluster>, host: &str, port: u32, ctx: &Ctx<'_>
             host_rewrite: None,
             rewrite: None,
             headers: Default::default(),
+            cluster_not_found_status: 503,
         })),
     }
 }
@@ -678,40 +744,59 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
 /// The gateway route table for one server port. `None` when the gateway has no server there.
 pub(crate) fn gateway_table(
     ctx: &Ctx<'_>,
-    gateway: usize,
+    gateways: &[usize],
     proxy: &Proxy,
     port: u32,
 ) -> Option<RouteTable> {
     let mesh = ctx.mesh;
-    let gw = &mesh.gateways[gateway];
-    let gw_name = format!("{}/{}", gw.namespace, gw.name);
-    let servers: Vec<_> = gw
-        .spec
-        .servers
+    // The servers on this port of every Gateway the proxy serves (a Gateway API Gateway is
+    // one Istio Gateway per listener), each with its Gateway's `ns/name` and namespace.
+    let servers: Vec<(String, &str, &crate::config::Server)> = gateways
         .iter()
-        .filter(|s| s.port.as_ref().is_some_and(|p| p.number == port))
+        .flat_map(|&gi| {
+            let gw = &mesh.gateways[gi];
+            let name = format!("{}/{}", gw.namespace, gw.name);
+            gw.spec
+                .servers
+                .iter()
+                .filter(|s| s.port.as_ref().is_some_and(|p| p.number == port))
+                .map(move |s| (name.clone(), gw.namespace.as_str(), s))
+        })
         .collect();
     if servers.is_empty() {
         return None;
     }
+    // VirtualServicesForGateway: Gateway API routes in the proxy's namespace first ("to give
+    // the consumer override preference"), then the rest in order.
+    let own_ns = proxy.namespace();
+    let mut vs_order: Vec<usize> = (0..mesh.virtual_services.len()).collect();
+    vs_order.sort_by_key(|&i| {
+        let vs = &mesh.virtual_services[i];
+        !(crate::model::gateway_api::use_gateway_semantics(vs) && vs.namespace == own_ns)
+    });
     // domain → (VirtualService indices, routes)
     let mut by_domain: BTreeMap<String, (Vec<usize>, Vec<Route>)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
-        if !vs_gateways(vs).contains(&gw_name) {
+    for vi in vs_order {
+        let vs = &mesh.virtual_services[vi];
+        let bound = vs_gateways(vs);
+        if !servers.iter().any(|(name, _, _)| bound.contains(name)) {
             continue;
         }
         let mut routes: Option<Vec<Route>> = None;
         for h in &vs.spec.hosts {
             let vs_host = resolve_host(h, &vs.namespace);
-            for server in &servers {
+            for (gw_name, gw_namespace, server) in &servers {
+                if !bound.contains(gw_name) {
+                    continue;
+                }
                 for sh in &server.hosts {
                     let (ns, pattern) = match sh.split_once('/') {
                         Some((ns, p)) => (ns, p),
                         None => ("*", sh.as_str()),
                     };
                     let ns_ok = ns == "*"
-                        || (ns == "." && vs.namespace == gw.namespace)
+                        || (ns == "." && vs.namespace == *gw_namespace)
                         || ns == vs.namespace;
                     if !ns_ok {
                         continue;

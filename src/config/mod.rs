@@ -10,6 +10,7 @@
 
 mod destination_rule;
 mod gateway;
+pub mod gateway_api;
 mod kube;
 mod load;
 pub mod span;
@@ -22,8 +23,9 @@ pub use destination_rule::*;
 pub use gateway::*;
 pub use kube::*;
 pub use load::{
-    AnyResource, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource, UnknownFields,
-    parse_documents, parse_documents_with, parse_yaml, parse_yaml_with, top_level_keys,
+    AnyResource, GATEWAY_API, Ignored, Kind, ObjectMeta, Origin, ParsedFile, PodObject, Resource,
+    UnknownFields, parse_documents, parse_documents_with, parse_yaml, parse_yaml_with,
+    top_level_keys,
 };
 pub use span::{SpanIndex, YamlPath};
 pub use types::*;

@@ -47,7 +47,7 @@ pub enum RequestInput {
     /// `GET http://myweb-service/ cookie:usertype=tester`.
     Short(String),
     /// Fields.
-    Matrix(RequestMatrix),
+    Matrix(Box<RequestMatrix>),
 }
 
 /// Request fields; `authority`, `method`, `path` and `headers` may be lists.
@@ -66,6 +66,8 @@ pub struct RequestMatrix {
     pub source: Option<SourceSpec>,
     /// Entry gateway.
     pub gateway: Option<String>,
+    /// The port the client connects to, when not the authority's.
+    pub port: Option<u32>,
 }
 
 /// One test.
@@ -96,6 +98,8 @@ pub struct Expect {
     pub virtual_service: Option<String>,
     /// Destination host (short names resolve in `default`).
     pub host: Option<String>,
+    /// The destination service's namespace.
+    pub namespace: Option<String>,
     /// Destination subset.
     pub subset: Option<String>,
     /// Destination port.

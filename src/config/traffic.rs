@@ -51,6 +51,8 @@ pub struct RequestSpec {
     pub gateway: Option<String>,
     /// Arrival time on the simulated clock (e.g. `1.5s`).
     pub time: Option<Duration>,
+    /// The port the client connects to, when not the authority's.
+    pub port: Option<u32>,
 }
 
 /// Parses JSONL: one request object per line; blank lines and `#` comments are skipped. Every

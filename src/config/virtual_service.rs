@@ -152,6 +152,10 @@ pub struct HttpRedirect {
     pub scheme: Option<String>,
     /// Status code (default 301).
     pub redirect_code: Option<u32>,
+    /// Replaces the matched path prefix. Not in Istio's public API (so never read from YAML):
+    /// istiod's Gateway API conversion sets it for `ReplacePrefixMatch` (`createRedirectFilter`).
+    #[serde(skip)]
+    pub prefix_rewrite: Option<String>,
 }
 
 /// `HTTPDirectResponse`.

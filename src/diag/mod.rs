@@ -178,6 +178,19 @@ pub mod codes {
     pub const RETRIES_EXCEED_TIMEOUT: Code = Code("MS2012");
     /// A retry policy on a gateway-only VirtualService, which sidecar traffic never sees.
     pub const GATEWAY_ONLY_RETRIES: Code = Code("MS2013");
+    /// A Gateway API route that does not attach to a parentRef (the route status's
+    /// `Accepted: False` with `NotAllowedByListeners`, `NoMatchingListenerHostname` or
+    /// `NoMatchingParent`).
+    pub const ROUTE_NOT_ACCEPTED: Code = Code("MS2020");
+    /// A Gateway API backendRef that does not resolve (`ResolvedRefs: False` with
+    /// `BackendNotFound`, `RefNotPermitted` or `InvalidKind`): its share gets 500.
+    pub const BACKEND_NOT_RESOLVED: Code = Code("MS2021");
+    /// A Gateway API route istiod drops entirely (an unsupported filter, a backendRef without
+    /// a port): it routes nothing.
+    pub const ROUTE_DROPPED: Code = Code("MS2022");
+    /// A Gateway or listener istiod does not program (not Istio's class, an unsupported
+    /// protocol, HTTPS without `tls`).
+    pub const LISTENER_NOT_PROGRAMMED: Code = Code("MS2023");
 }
 
 /// Where in which file: 1-based line and column (columns count characters, as editors do).

@@ -55,6 +55,7 @@ fn header_matcher(h: &HeaderMatcher) -> Value {
 fn route_match(m: &RouteMatch) -> Value {
     let mut v = match &m.path {
         PathMatcher::Prefix(p) => json!({"prefix": p}),
+        PathMatcher::PathSeparatedPrefix(p) => json!({"path_separated_prefix": p}),
         PathMatcher::Exact(e) => json!({"path": e}),
         PathMatcher::Regex(r) => json!({"safe_regex": {"regex": r.source}}),
     };

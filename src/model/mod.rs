@@ -2,6 +2,7 @@
 //! with the same kind, namespace and name replaces the earlier one), plus the topology of
 //! workload instances and services they describe.
 
+pub mod gateway_api;
 mod host;
 mod topology;
 
@@ -54,6 +55,9 @@ pub struct Mesh {
     pub outbound_traffic_policy: OutboundMode,
     /// Where the mesh settings came from (IstioOperator or the `istio` ConfigMap), in order.
     pub mesh_configs: Vec<Resource<config::MeshConfig>>,
+    /// The Gateway API's resources, as written, and what istiod converts them to (the
+    /// VirtualServices and Gateways it generates are in the lists above).
+    pub gateway_api: gateway_api::GatewayApi,
     /// Documents of kinds meshsim does not simulate.
     pub ignored: Vec<Ignored>,
     /// Instances and services.
@@ -178,6 +182,11 @@ impl Mesh {
                 AnyResource::Service(r) => mesh.services.push(r),
                 AnyResource::Pod(r) => mesh.pods.push(r),
                 AnyResource::Namespace(r) => mesh.namespaces.push(r),
+                AnyResource::GatewayClass(r) => mesh.gateway_api.classes.push(r),
+                AnyResource::KubeGateway(r) => mesh.gateway_api.gateways.push(r),
+                AnyResource::HttpRoute(r) => mesh.gateway_api.http_routes.push(r),
+                AnyResource::GrpcRoute(r) => mesh.gateway_api.grpc_routes.push(r),
+                AnyResource::ReferenceGrant(r) => mesh.gateway_api.reference_grants.push(r),
                 AnyResource::MeshConfig(r) => {
                     if let Some(mode) = r.spec.outbound_traffic_policy.as_ref().and_then(|p| p.mode)
                     {
@@ -187,8 +196,65 @@ impl Mesh {
                 }
             }
         }
+        mesh.convert_gateway_api(&mut diags);
         mesh.warnings = Diagnostics(diags.iter().filter(|d| !d.is_error()).cloned().collect());
         (mesh, diags)
+    }
+
+    /// istiod's Gateway API conversion: the generated Istio Gateways and VirtualServices are
+    /// appended to the mesh's own, marked as generated, so that the compiled tables see them
+    /// as istiod's push context does.
+    fn convert_gateway_api(&mut self, diags: &mut Diagnostics) {
+        if self.gateway_api.gateways.is_empty() && self.gateway_api.http_routes.is_empty() {
+            return;
+        }
+        let namespaces: Vec<(String, config::StringMap)> = self
+            .namespaces
+            .iter()
+            .map(|n| (n.name.clone(), n.labels.clone()))
+            .collect();
+        let services: std::collections::BTreeSet<String> = self
+            .services
+            .iter()
+            .map(|s| format!("{}.{}.{CLUSTER_DOMAIN}", s.name, s.namespace))
+            .collect();
+        let mut found = Vec::new();
+        let converted = gateway_api::convert(
+            &self.gateway_api,
+            &namespaces,
+            &|h| services.contains(h),
+            &mut found,
+        );
+        diags.extend(found);
+        let offset = self.gateways.len();
+        self.gateway_api.istio_gateways = converted
+            .gateway_of
+            .iter()
+            .map(|v| v.iter().map(|i| i + offset).collect())
+            .collect();
+        self.gateways.extend(converted.gateways);
+        for (vs, origins) in converted.virtual_services {
+            self.gateway_api
+                .rule_origins
+                .insert(self.virtual_services.len(), origins);
+            self.virtual_services.push(vs);
+        }
+    }
+
+    /// The gateways requests can enter through, `ns/name`: the Istio Gateways written, and
+    /// the Gateway API's Gateways (whose generated Istio Gateways are not named here).
+    pub fn gateway_names(&self) -> Vec<String> {
+        self.gateways
+            .iter()
+            .filter(|g| !gateway_api::is_generated(g))
+            .map(|g| format!("{}/{}", g.namespace, g.name))
+            .chain(
+                self.gateway_api
+                    .gateways
+                    .iter()
+                    .map(|g| format!("{}/{}", g.namespace, g.name)),
+            )
+            .collect()
     }
 
     /// Pods (instances) that a controller produced.
@@ -209,13 +275,30 @@ impl Mesh {
                 parts.push(format!("{n} {what}{extra}"));
             }
         };
-        add(self.virtual_services.len(), "VirtualService", String::new());
+        let written = |n: usize, generated: usize| n - generated;
+        let generated_vs = self.gateway_api.rule_origins.len();
+        let generated_gw: usize = self.gateway_api.istio_gateways.iter().map(Vec::len).sum();
+        add(
+            written(self.virtual_services.len(), generated_vs),
+            "VirtualService",
+            String::new(),
+        );
         add(
             self.destination_rules.len(),
             "DestinationRule",
             String::new(),
         );
-        add(self.gateways.len(), "Gateway", String::new());
+        add(
+            written(self.gateways.len(), generated_gw),
+            "Gateway",
+            String::new(),
+        );
+        let api = &self.gateway_api;
+        add(api.classes.len(), "GatewayClass", String::new());
+        add(api.gateways.len(), "Gateway (Gateway API)", String::new());
+        add(api.http_routes.len(), "HTTPRoute", String::new());
+        add(api.grpc_routes.len(), "GRPCRoute", String::new());
+        add(api.reference_grants.len(), "ReferenceGrant", String::new());
         add(self.service_entries.len(), "ServiceEntry", String::new());
         add(self.workload_entries.len(), "WorkloadEntry", String::new());
         for kind in [Kind::Deployment, Kind::StatefulSet, Kind::ReplicaSet] {

@@ -20,7 +20,7 @@ fn guard(m: &RouteMatch) -> Option<&str> {
         return None;
     }
     let g = match &m.path {
-        PathMatcher::Prefix(p) => p.as_str(),
+        PathMatcher::Prefix(p) | PathMatcher::PathSeparatedPrefix(p) => p.as_str(),
         // `path` equals the path without its query, so the whole `:path` starts with it.
         PathMatcher::Exact(e) => e.as_str(),
         PathMatcher::Regex(r) => r.leading_literal()?,

@@ -241,6 +241,9 @@ pub struct QueryMatcher {
 pub enum PathMatcher {
     /// `prefix` against the whole `:path`.
     Prefix(String),
+    /// `path_separated_prefix`: the path without its query is the prefix, or continues it
+    /// with `/` (Envoy's `PathSeparatedPrefixRouteEntryImpl::matches`).
+    PathSeparatedPrefix(String),
     /// `path`: equality with the path without its query.
     Exact(String),
     /// `safe_regex` full match against the path without its query.
@@ -307,7 +310,7 @@ impl RouteMatch {
         let path_all = match &self.path {
             PathMatcher::Prefix(p) => p == "/",
             PathMatcher::Regex(r) => r.source == ".*" || r.source == "/.*",
-            PathMatcher::Exact(_) => false,
+            PathMatcher::Exact(_) | PathMatcher::PathSeparatedPrefix(_) => false,
         };
         path_all && self.headers.is_empty() && self.query.is_empty()
     }
@@ -322,6 +325,17 @@ impl RouteMatch {
                         && req.path.is_char_boundary(p.len())
                         && req.path[..p.len()].eq_ignore_ascii_case(p)
                 }
+            }
+            PathMatcher::PathSeparatedPrefix(p) => {
+                let n = p.len();
+                let section_ok = path_only.len() >= n
+                    && path_only.is_char_boundary(n)
+                    && if self.case_sensitive {
+                        path_only[..n] == *p
+                    } else {
+                        path_only[..n].eq_ignore_ascii_case(p)
+                    };
+                section_ok && (path_only.len() == n || path_only.as_bytes()[n] == b'/')
             }
             PathMatcher::Exact(e) => {
                 if self.case_sensitive {
@@ -365,6 +379,9 @@ impl RouteMatch {
             Some(Failed::Path) => {
                 let (kind, value) = match &self.path {
                     PathMatcher::Prefix(p) => (MatchKind::Prefix, p.clone()),
+                    PathMatcher::PathSeparatedPrefix(p) => {
+                        (MatchKind::PathSeparatedPrefix, p.clone())
+                    }
                     PathMatcher::Exact(e) => (MatchKind::Exact, e.clone()),
                     PathMatcher::Regex(r) => (MatchKind::Regex, r.source.clone()),
                 };

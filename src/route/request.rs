@@ -35,6 +35,10 @@ pub struct Request {
     pub gateway: Option<String>,
     /// Arrival time in nanoseconds on the simulated clock, if given.
     pub time: Option<u64>,
+    /// The port the client connects to, when it is not the authority's (a `Host:
+    /// web:1234` sent to port 80: Envoy's listener is 80, and `ignore_port_in_host_matching`
+    /// lets the virtual host match anyway).
+    pub listener_port: Option<u32>,
 }
 
 impl Clone for Request {
@@ -48,6 +52,7 @@ impl Clone for Request {
             source: self.source.clone(),
             gateway: self.gateway.clone(),
             time: self.time,
+            listener_port: self.listener_port,
         }
     }
 
@@ -68,6 +73,7 @@ impl Clone for Request {
         self.source.clone_from(&o.source);
         self.gateway.clone_from(&o.gateway);
         self.time = o.time;
+        self.listener_port = o.listener_port;
     }
 }
 
@@ -83,6 +89,7 @@ impl Request {
             source: None,
             gateway: None,
             time: None,
+            listener_port: None,
         }
     }
 
@@ -289,6 +296,14 @@ impl Request {
     /// The port of the authority, if it has one.
     pub fn port(&self) -> Option<u32> {
         split_authority(&self.authority).1
+    }
+
+    /// The listener port the request arrives on: the one it connects to, else its
+    /// authority's, else the scheme's default.
+    pub fn arrival_port(&self) -> u32 {
+        self.listener_port
+            .or_else(|| self.port())
+            .unwrap_or_else(|| self.default_port())
     }
 
     /// The port a request whose authority names none arrives on: 443 for `https`, else 80.

@@ -269,6 +269,9 @@ pub struct Redirect {
     pub port: Option<u32>,
     /// New path.
     pub uri: Option<String>,
+    /// `prefix_rewrite` of the redirect, and the prefix it replaces (the route's matched
+    /// path prefix): the Gateway API's `ReplacePrefixMatch`.
+    pub prefix_rewrite: Option<(String, String)>,
 }
 
 impl Redirect {
@@ -287,7 +290,7 @@ impl Redirect {
     ///
     /// ```
     /// use meshsim::route::{Redirect, Request};
-    /// let r = Redirect { status: 301, scheme: None, authority: None, port: None, uri: Some("/new".into()) };
+    /// let r = Redirect { status: 301, scheme: None, authority: None, port: None, uri: Some("/new".into()), prefix_rewrite: None };
     /// assert_eq!(r.location(&Request::get("web:80").with_path("/old?x=1")), "http://web:80/new?x=1");
     /// ```
     pub fn location(&self, req: &super::Request) -> String {
@@ -298,6 +301,13 @@ impl Redirect {
             None => request_host(req, scheme, self.port.is_some()),
         };
         let mut path = match self.uri.as_deref().filter(|u| !u.is_empty()) {
+            _ if self.prefix_rewrite.is_some() => {
+                let (new, matched) = self.prefix_rewrite.as_ref().expect("checked");
+                match req.path.get(matched.len()..) {
+                    Some(rest) if req.path.starts_with(matched.as_str()) => format!("{new}{rest}"),
+                    _ => req.path.clone(),
+                }
+            }
             Some(u) if u.contains('?') => u.to_string(),
             Some(u) => match req.path.find('?') {
                 Some(q) => format!("{u}{}", &req.path[q..]),
@@ -380,6 +390,9 @@ pub struct Forward {
     pub rewrite: Option<Rewrite>,
     /// Header changes on the route (the rule's, then a lone destination's).
     pub headers: HeaderOps,
+    /// The status when the chosen cluster does not exist (`cluster_not_found_response_code`):
+    /// 503, or 500 for the Gateway API's routes, whose invalid backends must answer 500.
+    pub cluster_not_found_status: u16,
 }
 
 impl Forward {
@@ -398,7 +411,9 @@ impl Forward {
         }
         let prefix = rw.prefix.as_ref()?;
         Some(match &matcher.path {
-            super::PathMatcher::Prefix(p) if req.path.len() >= p.len() => {
+            super::PathMatcher::Prefix(p) | super::PathMatcher::PathSeparatedPrefix(p)
+                if req.path.len() >= p.len() =>
+            {
                 format!("{prefix}{}", &req.path[p.len()..])
             }
             _ => format!("{prefix}{query}"),
@@ -415,7 +430,7 @@ impl Forward {
     /// # let t = |n: &str, w| WeightedTarget { weight: w, index: 0, headers: Default::default(), target: Target { cluster_name: n.into(), cluster: None, host: "h".into(), subset: None, port: 80 } };
     /// let f = Forward { clusters: vec![t("c1", 30), t("c2", 30), t("c3", 40)], weighted: true, total_weight: 100,
     ///                   hash_policy: vec![], mirrors: vec![], timeout: None, retry_policy: None, fault: None, host_rewrite: None, rewrite: None,
-    ///                   headers: Default::default() };
+    ///                   headers: Default::default(), cluster_not_found_status: 503 };
     /// // Envoy config_impl_test.cc: random 115 → cluster1, 445 → cluster2, 560 → cluster3.
     /// assert_eq!(f.pick(115).0, 0);
     /// assert_eq!(f.pick(445).0, 1);

@@ -217,6 +217,9 @@ pub struct Decision {
     pub virtual_service: Option<String>,
     /// The route: rule name, `http[i]`, `default` (Istio's default route), or null.
     pub route: Option<String>,
+    /// For a route istiod generated from the Gateway API: `HTTPRoute ns/name rules[i].matches[j]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<String>,
     /// The destination chosen.
     pub destination: Option<DestinationOut>,
     /// Its subset (also in `destination`).
@@ -291,6 +294,7 @@ impl Decision {
             index,
             virtual_service: None,
             route: None,
+            http_route: None,
             destination: None,
             subset: None,
             cluster: None,
@@ -321,6 +325,9 @@ impl Decision {
     /// Records the route that matched: its label, VirtualService and rule.
     pub(crate) fn set_route(&mut self, mesh: &crate::model::Mesh, route: &crate::route::Route) {
         self.route = Some(route.label());
+        self.http_route = route
+            .virtual_service
+            .and_then(|i| mesh.gateway_api.describe(i, route.rule));
         self.virtual_service = route.virtual_service.map(|i| {
             let vs = &mesh.virtual_services[i];
             format!("{}/{}", vs.namespace, vs.name)

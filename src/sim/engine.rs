@@ -188,7 +188,7 @@ impl<'m> Simulator<'m> {
     /// The name of the virtual host a request would use (for route check tool tests).
     pub fn virtual_host_name(&mut self, req: &Request) -> Option<String> {
         let proxy = self.proxy_for(req);
-        let port = req.port().unwrap_or_else(|| req.default_port());
+        let port = req.arrival_port();
         let table = self.table(&proxy, port)?;
         let (i, _) = table.find_virtual_host(&req.host())?;
         Some(table.virtual_hosts[i].name.clone())

@@ -60,7 +60,7 @@ impl Simulator<'_> {
     /// server on that port.
     fn listener(&mut self, req: &Request, t: &mut impl Tracer) -> Option<Arc<RouteTable>> {
         let proxy = self.proxy_for(req);
-        let port = req.port().unwrap_or_else(|| req.default_port());
+        let port = req.arrival_port();
         t.emit(|| TraceEvent::Listener {
             proxy: match &proxy {
                 Proxy::Sidecar { namespace, labels } => ProxyRef::Sidecar {
@@ -129,7 +129,7 @@ impl Simulator<'_> {
             }
         }
         let Some(c) = self.upstream_cluster(target, t) else {
-            d.status = 503;
+            d.status = fwd.cluster_not_found_status;
             d.flags = d.flags.with(Flags::NC);
             d.duration = start - arrival;
             return Routed::Done(Box::new(d));
@@ -342,7 +342,7 @@ fn route_action<'r>(
     known: impl Fn() -> HostKnowledge,
     t: &mut impl Tracer,
 ) -> Option<&'r Forward> {
-    let port = req.port().unwrap_or_else(|| req.default_port());
+    let port = req.arrival_port();
     match &route.action {
         Action::Forward(f) => return Some(f),
         Action::Redirect(rd) => {
@@ -437,6 +437,9 @@ fn route_ref(r: &Route, mesh: &Mesh) -> RouteRef {
         rule: r.rule,
         match_index: r.match_index,
         name: r.name.clone(),
+        from: r
+            .virtual_service
+            .and_then(|i| mesh.gateway_api.describe(i, r.rule)),
     }
 }
 

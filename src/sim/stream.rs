@@ -36,6 +36,7 @@ pub fn from_spec(s: &RequestSpec) -> Request {
     r.source = s.source.as_ref().map(source);
     r.gateway = s.gateway.clone();
     r.time = s.time.map(|t| t.nanos);
+    r.listener_port = s.port;
     r
 }
 

@@ -364,6 +364,10 @@ pub struct RouteRef {
     pub match_index: Option<usize>,
     /// The rule's name, if it has one.
     pub name: Option<String>,
+    /// For a rule istiod generated from the Gateway API: the HTTPRoute rule and match it
+    /// came from (`HTTPRoute ns/name rules[i].matches[j]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// The first condition of a route that a request failed.
@@ -423,6 +427,9 @@ pub enum MatchKind {
     Exact,
     /// Starts with.
     Prefix,
+    /// Starts with, then ends or continues with `/` (Envoy's `path_separated_prefix`, the
+    /// Gateway API's `PathPrefix`).
+    PathSeparatedPrefix,
     /// RE2 full match.
     Regex,
     /// Present, whatever the value.

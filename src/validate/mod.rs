@@ -47,13 +47,21 @@ impl Sink<'_> {
 /// Validates every resource of the mesh as Istio's admission would, for `version`.
 pub fn validate(mesh: &Mesh, version: IstioVersion) -> Diagnostics {
     let mut out = Vec::new();
-    for r in &mesh.virtual_services {
+    for r in mesh
+        .virtual_services
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         virtual_service::virtual_service(r, version, &mut out);
     }
     for r in &mesh.destination_rules {
         destination_rule::destination_rule(r, &mut out);
     }
-    for r in &mesh.gateways {
+    for r in mesh
+        .gateways
+        .iter()
+        .filter(|r| !crate::model::gateway_api::is_generated(r))
+    {
         gateway::gateway(r, &mut out);
     }
     for r in &mesh.service_entries {

@@ -28,15 +28,16 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let proxy = match &args.gateway {
         Some(g) => {
             let name = meshsim::compile::resolve_gateway_name(g, "default");
-            let gw = mesh
+            if !mesh.gateway_names().contains(&name) {
+                return Err(crate::failure::usage(format!("no Gateway {name}")));
+            }
+            let labels = mesh
                 .gateways
                 .iter()
                 .find(|x| format!("{}/{}", x.namespace, x.name) == name)
-                .ok_or_else(|| crate::failure::usage(format!("no Gateway {name}")))?;
-            Proxy::Gateway {
-                name,
-                labels: gw.spec.selector.clone(),
-            }
+                .map(|gw| gw.spec.selector.clone())
+                .unwrap_or_default();
+            Proxy::Gateway { name, labels }
         }
         None => Proxy::Sidecar {
             namespace: "default".into(),

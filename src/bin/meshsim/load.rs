@@ -119,11 +119,7 @@ impl RequestArgs {
 pub fn check_request(mesh: &Mesh, req: &Request) -> Result<(), String> {
     if let Some(g) = &req.gateway {
         let name = meshsim::compile::resolve_gateway_name(g, "default");
-        let known: Vec<String> = mesh
-            .gateways
-            .iter()
-            .map(|gw| format!("{}/{}", gw.namespace, gw.name))
-            .collect();
+        let known = mesh.gateway_names();
         if !known.contains(&name) {
             let hint = meshsim::common::closest(&name, known.iter().map(String::as_str), 3)
                 .map_or(String::new(), |k| format!("; did you mean `{k}`?"));

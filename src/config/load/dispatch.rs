@@ -191,7 +191,7 @@ fn known_kind(
         Some((g, v)) => (g, v),
         None => ("", api_version),
     };
-    let kind = Kind::from_name(kind_name)
+    let kind = Kind::from_name(kind_name, group)
         .filter(|k| k.api().0 == group || kind_name == "Deployment" && group == "extensions");
     let Some(kind) = kind else {
         ignore(ctx, kind_name.into(), api_version.into(), origin, out);
@@ -258,6 +258,11 @@ fn read_kind(
             })
         }),
         Kind::ConfigMap => return Ok(config_map(ctx, text, origin)?.map(AnyResource::MeshConfig)),
+        Kind::GatewayClass => istio(ctx, text, kind, origin).map(AnyResource::GatewayClass),
+        Kind::KubeGateway => istio(ctx, text, kind, origin).map(AnyResource::KubeGateway),
+        Kind::HttpRoute => istio(ctx, text, kind, origin).map(AnyResource::HttpRoute),
+        Kind::GrpcRoute => istio(ctx, text, kind, origin).map(AnyResource::GrpcRoute),
+        Kind::ReferenceGrant => istio(ctx, text, kind, origin).map(AnyResource::ReferenceGrant),
     };
     r.map(Some)
 }
@@ -299,6 +304,7 @@ fn retag<T, U: Default>(r: Resource<T>) -> Resource<U> {
         namespace: r.namespace,
         labels: r.labels,
         annotations: r.annotations,
+        creation_timestamp: r.creation_timestamp,
         spec: U::default(),
         origin: r.origin,
     }
@@ -496,6 +502,7 @@ fn resource<T>(
         namespace,
         labels: meta.labels,
         annotations: meta.annotations,
+        creation_timestamp: meta.creation_timestamp,
         spec,
         origin: origin.clone(),
     })

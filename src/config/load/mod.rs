@@ -22,6 +22,9 @@ mod spans;
 #[cfg(test)]
 use errors::did_you_mean;
 
+use super::gateway_api::{
+    GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, KubeGatewaySpec, ReferenceGrantSpec,
+};
 use super::kube::{MeshConfig, PodSpec, PodStatus, ServiceSpec, WorkloadSpec};
 use super::span::{Node, Pos, SpanIndex, YamlPath};
 use super::{DestinationRule, Gateway, ServiceEntry, VirtualService, WorkloadEntry};
@@ -34,6 +37,9 @@ use serde_saphyr::Spanned;
 use spans::{DocCtx, options, span_pass};
 use std::fmt;
 use std::sync::Arc;
+
+/// The Gateway API's group.
+pub const GATEWAY_API: &str = "gateway.networking.k8s.io";
 
 /// The kinds meshsim reads. Everything else is listed as ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +70,16 @@ pub enum Kind {
     IstioOperator,
     /// core ConfigMap named `istio` (for its `mesh` key).
     ConfigMap,
+    /// gateway.networking.k8s.io GatewayClass.
+    GatewayClass,
+    /// gateway.networking.k8s.io Gateway.
+    KubeGateway,
+    /// gateway.networking.k8s.io HTTPRoute.
+    HttpRoute,
+    /// gateway.networking.k8s.io GRPCRoute.
+    GrpcRoute,
+    /// gateway.networking.k8s.io ReferenceGrant.
+    ReferenceGrant,
 }
 
 impl Kind {
@@ -83,6 +99,11 @@ impl Kind {
             Kind::Namespace => "Namespace",
             Kind::IstioOperator => "IstioOperator",
             Kind::ConfigMap => "ConfigMap",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::KubeGateway => "Gateway",
+            Kind::HttpRoute => "HTTPRoute",
+            Kind::GrpcRoute => "GRPCRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
         }
     }
 
@@ -100,10 +121,31 @@ impl Kind {
             Kind::Service | Kind::Pod | Kind::Namespace | Kind::ConfigMap => ("", &["v1"]),
             // v1alpha2 is Istio 1.4's IstioControlPlane.
             Kind::IstioOperator => ("install.istio.io", &["v1alpha1", "v1alpha2"]),
+            // Istio serves v1 and v1beta1, and v1alpha2 for GRPCRoute and ReferenceGrant.
+            Kind::GatewayClass
+            | Kind::KubeGateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ReferenceGrant => (GATEWAY_API, &["v1", "v1beta1", "v1alpha2"]),
         }
     }
 
-    fn from_name(kind: &str) -> Option<Kind> {
+    /// Whether the kind is one of the Gateway API's.
+    pub fn is_gateway_api(self) -> bool {
+        self.api().0 == GATEWAY_API
+    }
+
+    fn from_name(kind: &str, group: &str) -> Option<Kind> {
+        if group == GATEWAY_API {
+            return Some(match kind {
+                "GatewayClass" => Kind::GatewayClass,
+                "Gateway" => Kind::KubeGateway,
+                "HTTPRoute" => Kind::HttpRoute,
+                "GRPCRoute" => Kind::GrpcRoute,
+                "ReferenceGrant" => Kind::ReferenceGrant,
+                _ => return None,
+            });
+        }
         Some(match kind {
             "VirtualService" => Kind::VirtualService,
             "DestinationRule" => Kind::DestinationRule,
@@ -188,6 +230,8 @@ pub struct ObjectMeta {
     /// Annotations (meshsim reads `meshsim.io/*` endpoint behaviour from them).
     #[serde(default)]
     pub annotations: super::StringMap,
+    /// `creationTimestamp` (RFC 3339), which orders Gateway API routes.
+    pub creation_timestamp: Option<String>,
 }
 
 /// A loaded resource: identity, spec and origin.
@@ -205,6 +249,8 @@ pub struct Resource<T> {
     pub labels: super::StringMap,
     /// `metadata.annotations`.
     pub annotations: super::StringMap,
+    /// `metadata.creationTimestamp`, if written.
+    pub creation_timestamp: Option<String>,
     /// The typed spec.
     pub spec: T,
     /// Where it was written.
@@ -245,6 +291,16 @@ pub enum AnyResource {
     Namespace(Resource<()>),
     /// Mesh settings from an IstioOperator or the `istio` ConfigMap.
     MeshConfig(Resource<MeshConfig>),
+    /// GatewayClass.
+    GatewayClass(Resource<GatewayClassSpec>),
+    /// Gateway (`gateway.networking.k8s.io`).
+    KubeGateway(Resource<KubeGatewaySpec>),
+    /// HTTPRoute.
+    HttpRoute(Resource<HttpRouteSpec>),
+    /// GRPCRoute.
+    GrpcRoute(Resource<GrpcRouteSpec>),
+    /// ReferenceGrant.
+    ReferenceGrant(Resource<ReferenceGrantSpec>),
 }
 
 impl AnyResource {
@@ -266,6 +322,11 @@ impl AnyResource {
             AnyResource::Pod(r) => id!(r),
             AnyResource::Namespace(r) => id!(r),
             AnyResource::MeshConfig(r) => id!(r),
+            AnyResource::GatewayClass(r) => id!(r),
+            AnyResource::KubeGateway(r) => id!(r),
+            AnyResource::HttpRoute(r) => id!(r),
+            AnyResource::GrpcRoute(r) => id!(r),
+            AnyResource::ReferenceGrant(r) => id!(r),
         }
     }
 }

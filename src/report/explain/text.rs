@@ -281,6 +281,9 @@ fn domain_kind(domain: &str) -> String {
 /// `rule 0 "tester"` for a VirtualService's rule; Envoy's route name for istiod's own.
 pub fn route_label(r: &RouteRef) -> String {
     let name = r.name.as_deref().filter(|n| !n.is_empty());
+    if let Some(from) = &r.from {
+        return format!("{from} (Envoy route {:?})", name.unwrap_or(""));
+    }
     match (&r.virtual_service, name) {
         (Some(_), Some(n)) => format!("rule {} {n:?}", r.rule),
         (Some(_), None) => format!("rule {}", r.rule),
@@ -298,6 +301,7 @@ pub fn matcher_text(m: &StringMatch) -> String {
     let s = match m.kind {
         MatchKind::Exact => format!("exact {v:?}"),
         MatchKind::Prefix => format!("prefix {v:?}"),
+        MatchKind::PathSeparatedPrefix => format!("path prefix {v:?} (whole segments)"),
         MatchKind::Regex => format!("regex {v}"),
         MatchKind::Present => "present".into(),
     };
@@ -313,6 +317,9 @@ fn value_fails(value: &str, m: &StringMatch) -> String {
     match m.kind {
         MatchKind::Exact => format!("{value:?} is not exactly {v:?}"),
         MatchKind::Prefix => format!("{value:?} does not start with {v:?}"),
+        MatchKind::PathSeparatedPrefix => format!(
+            "{value:?} is neither {v:?} nor below it (a path prefix matches whole segments: {v:?} and {v:?}/...)"
+        ),
         MatchKind::Regex => format!("{value:?} does not fully match regex {v}"),
         MatchKind::Present => format!("{value:?} is present"),
     }

@@ -32,8 +32,22 @@ fn mismatch(m: &ConditionMismatch) -> Option<String> {
     let expected = m.expected.value.as_deref()?;
     match m.expected.kind {
         MatchKind::Regex => regex_failure(expected, found),
+        MatchKind::PathSeparatedPrefix => segment_miss(found, expected, m),
         MatchKind::Exact | MatchKind::Prefix => near_miss(found, expected, m),
         MatchKind::Present => None,
+    }
+}
+
+/// A path prefix that the path starts with, but not on a segment boundary (`/v2beta` under
+/// `/v2`); otherwise as for a plain prefix.
+fn segment_miss(found: &str, expected: &str, m: &ConditionMismatch) -> Option<String> {
+    let path = found.split(['?', '#']).next().unwrap_or(found);
+    match path.strip_prefix(expected) {
+        Some(rest) if !rest.is_empty() => Some(format!(
+            "the path starts with {expected:?} but continues with {:?}, not `/`: the Gateway API's PathPrefix matches whole path segments (`{expected}` and `{expected}/...`)",
+            &rest[..rest.chars().next().map_or(0, char::len_utf8)]
+        )),
+        _ => near_miss(found, expected, m),
     }
 }
 

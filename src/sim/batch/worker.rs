@@ -256,7 +256,7 @@ impl<'a, 'm> Worker<'a, 'm> {
     /// instead of described.
     fn route(&mut self, req: &Request, e: &RequestEntropy) {
         let (authority, port) = split_authority(&req.authority);
-        let t = self.table_for(req, port);
+        let t = self.table_for(req, req.listener_port.or(port));
         let known = &self.tables[t];
         let Some(table) = known.table.as_deref() else {
             self.counts[0] += 1;
@@ -450,7 +450,7 @@ impl<'a, 'm> Worker<'a, 'm> {
         let t = &wt.target;
         d.set_destination(fwd, wt);
         let Some(c) = t.cluster else {
-            d.status = 503;
+            d.status = fwd.cluster_not_found_status;
             d.flags = Flags::NC;
             return d;
         };
