@@ -11,6 +11,8 @@ mod harness;
 
 #[path = "conformance/exported.rs"]
 mod exported;
+#[path = "conformance/gateway_api.rs"]
+mod gateway_api;
 #[path = "conformance/redirects.rs"]
 mod redirects;
 
@@ -64,12 +66,17 @@ impl Fixture {
 }
 
 fn start(bin: &std::path::PathBuf, sim: &Simulator<'_>) -> Fixture {
-    let compiled = sim.compiled();
     let proxy = Proxy::Sidecar {
         namespace: "default".into(),
         labels: Default::default(),
     };
-    let (table, diags) = compiled.route_table(&proxy, 80);
+    start_proxy(bin, sim, &proxy, 80)
+}
+
+/// [`start`] for any proxy and listener port (a gateway's route table, say).
+fn start_proxy(bin: &std::path::PathBuf, sim: &Simulator<'_>, proxy: &Proxy, port: u32) -> Fixture {
+    let compiled = sim.compiled();
+    let (table, diags) = compiled.route_table(proxy, port);
     assert!(diags.is_empty(), "{diags:?}");
     let table = table.unwrap();
     let mut addrs: Vec<(String, Behaviour)> = compiled

@@ -199,6 +199,9 @@ fn forward(f: &Forward, shadow_suffix: bool) -> Value {
     if let Some(h) = &f.host_rewrite {
         v["host_rewrite_literal"] = json!(h);
     }
+    if f.cluster_not_found_status == 500 {
+        v["cluster_not_found_response_code"] = json!("INTERNAL_SERVER_ERROR");
+    }
     if let Some(rw) = &f.rewrite {
         if let Some((re, sub)) = &rw.regex {
             v["regex_rewrite"] = json!({"pattern": {"regex": re.source}, "substitution": sub});
@@ -254,7 +257,9 @@ fn route(r: &Route, shadow_suffix: bool) -> Value {
             if let Some(a) = &rd.authority {
                 o["host_redirect"] = json!(a);
             }
-            if let Some(u) = &rd.uri {
+            if let Some((p, _)) = &rd.prefix_rewrite {
+                o["prefix_rewrite"] = json!(p);
+            } else if let Some(u) = &rd.uri {
                 o["path_redirect"] = json!(u);
             }
             if let Some(s) = &rd.scheme {

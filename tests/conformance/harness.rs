@@ -41,6 +41,8 @@ pub struct Received {
     pub upstream: String,
     /// Host header.
     pub host: String,
+    /// `:path`, as sent upstream.
+    pub path: String,
     /// Every header, lowercase names, in arrival order.
     pub headers: Vec<(String, String)>,
 }
@@ -162,6 +164,7 @@ fn serve(
         log.lock().unwrap().push(Received {
             upstream: me.to_string(),
             host,
+            path: path.clone(),
             headers,
         });
         use meshsim::resilience::endpoint::Failure;
