@@ -55,3 +55,19 @@ fn routes_that_do_not_attach_are_reported_with_istios_reason() {
         "{err}"
     );
 }
+
+/// Mesh routes (a Service parent): the producer's route for every caller, a consumer's only
+/// for callers in its namespace, and there before the producer's.
+#[test]
+fn mesh_routes_follow_the_producer_and_consumer_rules() {
+    let (code, out, err) = meshsim(&[
+        "test",
+        "-f",
+        "tests/data/gateway-api/mesh-routes.yaml",
+        "tests/data/gateway-api/mesh-routes.tests.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("4 passed, 0 failed"), "{out}");
+    // Nothing about it is left unsimulated.
+    assert!(!err.contains("MS0050"), "{err}");
+}

@@ -130,7 +130,7 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
 }
 
 /// The Gateway API's parts meshsim does not simulate (yet): GRPCRoutes, listener TLS, CORS,
-/// session persistence, and the sidecar-side scoping of Service-parent (GAMMA) routes.
+/// session persistence.
 fn gateway_api(mesh: &Mesh, root: &YamlPath, out: &mut Vec<Diagnostic>) {
     let api = &mesh.gateway_api;
     for r in &api.grpc_routes {
@@ -155,48 +155,8 @@ fn gateway_api(mesh: &Mesh, root: &YamlPath, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    // Service parents: the sidecar-side preference (a consumer route in the caller's namespace
-    // before others; a route in another namespace than the Service's only for that namespace)
-    // matters only where a host has several routes or a consumer route.
-    let service_parents =
-        |r: &crate::config::Resource<crate::config::gateway_api::HttpRouteSpec>| {
-            r.spec
-                .parent_refs
-                .iter()
-                .filter(|p| p.kind.as_deref() == Some("Service"))
-                .map(|p| {
-                    let ns = p.namespace.clone().unwrap_or_else(|| r.namespace.clone());
-                    (p.name.clone(), ns)
-                })
-                .collect::<Vec<_>>()
-        };
     for r in &api.http_routes {
         let mut f = Fields::new(&r.origin, "HTTPRoute", &r.namespace, &r.name, out);
-        for (i, p) in r.spec.parent_refs.iter().enumerate() {
-            if p.kind.as_deref() != Some("Service") {
-                continue;
-            }
-            let ns = p.namespace.clone().unwrap_or_else(|| r.namespace.clone());
-            let host = crate::model::resolve_host(&p.name, &ns);
-            let shared = api
-                .http_routes
-                .iter()
-                .filter(|o| !std::ptr::eq(*o, r))
-                .any(|o| service_parents(o).contains(&(p.name.clone(), ns.clone())))
-                || mesh.virtual_services.iter().any(|v| {
-                    !crate::model::gateway_api::is_generated(v)
-                        && crate::compile::vs_gateways(v).iter().any(|g| g == "mesh")
-                        && v.spec
-                            .hosts
-                            .iter()
-                            .any(|h| crate::model::resolve_host(h, &v.namespace) == host)
-                });
-            f.set(
-                shared || ns != r.namespace,
-                &root.key("parentRefs").index(i),
-                "a Service parentRef shared with other routes for the host, or from another namespace (which sidecars prefer which route is simulated only as the first route for the host)",
-            );
-        }
         for (i, rule) in r.spec.rules.iter().flatten().enumerate() {
             let p = root.key("rules").index(i);
             f.set(

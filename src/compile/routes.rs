@@ -639,8 +639,30 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         .collect();
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let mut vhosts: Vec<VirtualHost> = Vec::new();
-    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
+    // SelectVirtualServices: Gateway API routes in the proxy's own namespace first (the
+    // "consumer override"), then every VirtualService in order; the first for a host wins.
+    let gateway_semantics =
+        |vs: &Resource<VirtualService>| crate::model::gateway_api::use_gateway_semantics(vs);
+    let mut order: Vec<usize> = (0..mesh.virtual_services.len()).collect();
+    order.sort_by_key(|&i| {
+        let vs = &mesh.virtual_services[i];
+        !(gateway_semantics(vs) && vs.namespace == client_ns)
+    });
+    for vi in order {
+        let vs = &mesh.virtual_services[vi];
         if vs.spec.hosts.is_empty() || !vs_gateways(vs).iter().any(|g| g == "mesh") {
+            continue;
+        }
+        // buildSidecarVirtualHostsForVirtualService: "Gateway allows only routes from the
+        // namespace of the proxy, or namespace of the destination."
+        if gateway_semantics(vs)
+            && vs.namespace != client_ns
+            && !vs.spec.hosts.iter().any(|h| {
+                mesh.topology
+                    .service(&resolve_host(h, &vs.namespace))
+                    .is_some_and(|s| s.namespace == vs.namespace)
+            })
+        {
             continue;
         }
         let routes = routes_for_vs(ctx, vi, proxy, port);
