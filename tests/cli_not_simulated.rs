@@ -16,9 +16,9 @@ metadata: {name: default}
 spec: {egress: [{hosts: [\"./*\"]}]}
 ---
 apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
+kind: HTTPRoute
 metadata: {name: web}
-spec: {parentRefs: [{name: gw}]}
+spec: {parentRefs: [{name: gw}], rules: [{sessionPersistence: {sessionName: s}}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -49,7 +49,7 @@ fn unmodelled_resources_and_fields_are_said_once_and_fail_under_strict() {
     let wanted = [
         "extra.yaml:2:1: warning[MS0050]: AuthorizationPolicy deny-all (security.istio.io/v1): loaded but not simulated",
         "warning[MS0050]: Sidecar default (networking.istio.io/v1): loaded but not simulated",
-        "spec: warning[MS0050]: GRPCRoute default/web: the whole GRPCRoute (gRPC routing is not converted yet): loaded but not simulated",
+        "spec.rules[0].sessionPersistence: warning[MS0050]: HTTPRoute default/web: sessionPersistence: loaded but not simulated",
         "spec.tcp: warning[MS0050]: VirtualService default/db: TCP routes: loaded but not simulated",
         "spec.trafficPolicy.loadBalancer.localityLbSetting: warning[MS0050]: DestinationRule default/myweb-locality: localityLbSetting",
         "spec.trafficPolicy.tls: warning[MS0050]: DestinationRule default/myweb-locality: client TLS",

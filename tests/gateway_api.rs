@@ -35,7 +35,7 @@ fn the_gateway_api_conformance_cases_pass() {
         assert!(summary.ends_with(" passed, 0 failed"), "{name}: {summary}");
         cases += summary.split(' ').next().unwrap().parse::<u32>().unwrap();
     }
-    assert_eq!(cases, 205, "every extracted case ran");
+    assert_eq!(cases, 231, "every extracted case ran");
 }
 
 /// A route that cannot attach says why, with the reason its status would carry, at the

@@ -624,6 +624,34 @@ fn is_http(protocol: &str) -> bool {
 }
 
 /// The sidecar route table for one listener port.
+/// The mesh-bound VirtualServices a sidecar in `client_ns` considers, in the order the first
+/// for a host wins: `SelectVirtualServices` puts Gateway API routes of the proxy's own
+/// namespace first (the "consumer override"), and `buildSidecarVirtualHostsForVirtualService`
+/// drops a Gateway API route from another namespace than its Service's ("Gateway allows only
+/// routes from the namespace of the proxy, or namespace of the destination").
+fn sidecar_virtual_services(mesh: &Mesh, client_ns: &str) -> Vec<usize> {
+    let gateway_semantics = crate::model::gateway_api::use_gateway_semantics;
+    let mut order: Vec<usize> = (0..mesh.virtual_services.len())
+        .filter(|&i| {
+            let vs = &mesh.virtual_services[i];
+            !vs.spec.hosts.is_empty()
+                && vs_gateways(vs).iter().any(|g| g == "mesh")
+                && (!gateway_semantics(vs)
+                    || vs.namespace == client_ns
+                    || vs.spec.hosts.iter().any(|h| {
+                        mesh.topology
+                            .service(&resolve_host(h, &vs.namespace))
+                            .is_some_and(|s| s.namespace == vs.namespace)
+                    }))
+        })
+        .collect();
+    order.sort_by_key(|&i| {
+        let vs = &mesh.virtual_services[i];
+        !(gateway_semantics(vs) && vs.namespace == client_ns)
+    });
+    order
+}
+
 pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTable {
     let mesh = ctx.mesh;
     let client_ns = proxy.namespace().to_string();
@@ -639,32 +667,8 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         .collect();
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let mut vhosts: Vec<VirtualHost> = Vec::new();
-    // SelectVirtualServices: Gateway API routes in the proxy's own namespace first (the
-    // "consumer override"), then every VirtualService in order; the first for a host wins.
-    let gateway_semantics =
-        |vs: &Resource<VirtualService>| crate::model::gateway_api::use_gateway_semantics(vs);
-    let mut order: Vec<usize> = (0..mesh.virtual_services.len()).collect();
-    order.sort_by_key(|&i| {
-        let vs = &mesh.virtual_services[i];
-        !(gateway_semantics(vs) && vs.namespace == client_ns)
-    });
-    for vi in order {
+    for vi in sidecar_virtual_services(mesh, &client_ns) {
         let vs = &mesh.virtual_services[vi];
-        if vs.spec.hosts.is_empty() || !vs_gateways(vs).iter().any(|g| g == "mesh") {
-            continue;
-        }
-        // buildSidecarVirtualHostsForVirtualService: "Gateway allows only routes from the
-        // namespace of the proxy, or namespace of the destination."
-        if gateway_semantics(vs)
-            && vs.namespace != client_ns
-            && !vs.spec.hosts.iter().any(|h| {
-                mesh.topology
-                    .service(&resolve_host(h, &vs.namespace))
-                    .is_some_and(|s| s.namespace == vs.namespace)
-            })
-        {
-            continue;
-        }
         let routes = routes_for_vs(ctx, vi, proxy, port);
         if routes.is_empty() {
             continue;

@@ -205,7 +205,10 @@ impl Mesh {
     /// appended to the mesh's own, marked as generated, so that the compiled tables see them
     /// as istiod's push context does.
     fn convert_gateway_api(&mut self, diags: &mut Diagnostics) {
-        if self.gateway_api.gateways.is_empty() && self.gateway_api.http_routes.is_empty() {
+        if self.gateway_api.gateways.is_empty()
+            && self.gateway_api.http_routes.is_empty()
+            && self.gateway_api.grpc_routes.is_empty()
+        {
             return;
         }
         let namespaces: Vec<(String, config::StringMap)> = self

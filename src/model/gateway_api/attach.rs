@@ -411,6 +411,15 @@ impl RouteCommon for crate::config::gateway_api::HttpRouteSpec {
     }
 }
 
+impl RouteCommon for crate::config::gateway_api::GrpcRouteSpec {
+    fn parent_refs(&self) -> &[ParentReference] {
+        &self.parent_refs
+    }
+    fn route_hostnames(&self) -> &[String] {
+        &self.hostnames
+    }
+}
+
 trait RouteResource {
     fn parent_refs(&self) -> &[ParentReference];
     fn hostnames(&self) -> Vec<String>;

@@ -42,7 +42,7 @@ pub struct GatewayApi {
     pub gateways: Vec<Resource<KubeGatewaySpec>>,
     /// HTTPRoutes.
     pub http_routes: Vec<Resource<HttpRouteSpec>>,
-    /// GRPCRoutes (loaded; not converted yet, and reported as not simulated).
+    /// GRPCRoutes.
     pub grpc_routes: Vec<Resource<GrpcRouteSpec>>,
     /// ReferenceGrants.
     pub reference_grants: Vec<Resource<ReferenceGrantSpec>>,
@@ -54,10 +54,41 @@ pub struct GatewayApi {
     pub rule_origins: BTreeMap<usize, Vec<RuleOrigin>>,
 }
 
+/// The route kinds that become VirtualService `http` rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RouteKind {
+    /// HTTPRoute.
+    Http,
+    /// GRPCRoute.
+    Grpc,
+}
+
+impl RouteKind {
+    /// The kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Http => "HTTPRoute",
+            RouteKind::Grpc => "GRPCRoute",
+        }
+    }
+}
+
+/// What conversion needs of any route: identity, age and where it is written.
+pub(crate) struct RouteMeta<'a> {
+    pub kind: RouteKind,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub creation_timestamp: Option<&'a str>,
+    pub origin: &'a crate::config::Origin,
+    pub hostnames: &'a [String],
+}
+
 /// Where one generated `http` rule came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleOrigin {
-    /// Index into [`GatewayApi::http_routes`].
+    /// HTTPRoute or GRPCRoute.
+    pub kind: RouteKind,
+    /// Index into [`GatewayApi::http_routes`] or [`GatewayApi::grpc_routes`].
     pub route: usize,
     /// `spec.rules[i]`.
     pub rule: usize,
@@ -69,14 +100,36 @@ impl GatewayApi {
     /// `HTTPRoute ns/name rules[i].matches[j]` for a generated VirtualService's rule.
     pub fn describe(&self, vs: usize, rule: usize) -> Option<String> {
         let o = self.rule_origins.get(&vs)?.get(rule)?;
-        let r = &self.http_routes[o.route];
+        let r = self.meta(o.kind, o.route);
+        let kind = o.kind.as_str();
         Some(match o.match_index {
             Some(j) => format!(
-                "HTTPRoute {}/{} rules[{}].matches[{j}]",
+                "{kind} {}/{} rules[{}].matches[{j}]",
                 r.namespace, r.name, o.rule
             ),
-            None => format!("HTTPRoute {}/{} rules[{}]", r.namespace, r.name, o.rule),
+            None => format!("{kind} {}/{} rules[{}]", r.namespace, r.name, o.rule),
         })
+    }
+
+    /// The identity of route `i` of a kind.
+    pub(crate) fn meta(&self, kind: RouteKind, i: usize) -> RouteMeta<'_> {
+        macro_rules! meta {
+            ($r:expr) => {{
+                let r = $r;
+                RouteMeta {
+                    kind,
+                    namespace: &r.namespace,
+                    name: &r.name,
+                    creation_timestamp: r.creation_timestamp.as_deref(),
+                    origin: &r.origin,
+                    hostnames: &r.spec.hostnames,
+                }
+            }};
+        }
+        match kind {
+            RouteKind::Http => meta!(&self.http_routes[i]),
+            RouteKind::Grpc => meta!(&self.grpc_routes[i]),
+        }
     }
 
     /// The generated Istio Gateways of the Gateway `ns/name`, if it is one.

@@ -3,10 +3,10 @@
 //! merged across routes and sorted as `mergeHTTPRoutes` and `sortHTTPRoutes` do.
 
 use super::attach::{self, ListenerInfo, ParentKind};
-use super::{GENERATED, GatewayApi, PARENTS, ROUTE_SEMANTICS, RuleOrigin};
+use super::{GENERATED, GatewayApi, PARENTS, ROUTE_SEMANTICS, RouteKind, RouteMeta, RuleOrigin};
 use crate::config::gateway_api::{
-    BackendObjectReference, HttpBackendRef, HttpHeaderFilter, HttpRouteFilter, HttpRouteMatch,
-    HttpRouteRule, HttpRouteSpec,
+    BackendObjectReference, GrpcRouteMatch, HttpBackendRef, HttpHeaderFilter, HttpRouteFilter,
+    HttpRouteMatch, HttpRouteRetry, HttpRouteRule, HttpRouteSpec, HttpRouteTimeouts,
 };
 use crate::config::{
     Destination, Duration, HeaderOperations, Headers, HttpDirectResponse, HttpMatchRequest,
@@ -39,8 +39,21 @@ pub(super) fn virtual_services(
     // Merge key → the VirtualServices of each route for that key, in route order.
     let mut by_key: BTreeMap<String, Vec<Piece>> = BTreeMap::new();
     let mut keys_in_order: Vec<String> = Vec::new();
-    for (ri, route) in api.http_routes.iter().enumerate() {
-        let parents = attach::parents(api, listeners, "HTTPRoute", route, service_exists, diags);
+    let routes = (0..api.http_routes.len())
+        .map(|i| (RouteKind::Http, i))
+        .chain((0..api.grpc_routes.len()).map(|i| (RouteKind::Grpc, i)));
+    for (kind, ri) in routes {
+        let route = api.meta(kind, ri);
+        let parents = match kind {
+            RouteKind::Http => {
+                let r = &api.http_routes[ri];
+                attach::parents(api, listeners, kind.as_str(), r, service_exists, diags)
+            }
+            RouteKind::Grpc => {
+                let r = &api.grpc_routes[ri];
+                attach::parents(api, listeners, kind.as_str(), r, service_exists, diags)
+            }
+        };
         if parents.is_empty() {
             continue;
         }
@@ -50,15 +63,15 @@ pub(super) fn virtual_services(
             let mesh = matches!(parent.kind, ParentKind::Mesh { .. });
             let slot = &mut converted[usize::from(mesh)];
             let conv = slot.get_or_insert_with(|| {
-                match convert_route(api, ri, !mesh, service_exists, diags) {
+                match convert_route(api, kind, ri, !mesh, service_exists, diags) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         diags.push(
                             Diagnostic::warning(
                                 codes::ROUTE_DROPPED,
                                 format!(
-                                    "HTTPRoute {}/{}: {} ({}): istiod drops the whole route, which routes nothing",
-                                    route.namespace, route.name, e.message, e.reason
+                                    "{} {}/{}: {} ({}): istiod drops the whole route, which routes nothing",
+                                    kind.as_str(), route.namespace, route.name, e.message, e.reason
                                 ),
                             )
                             .at(route.origin.locate(&e.path))
@@ -71,11 +84,10 @@ pub(super) fn virtual_services(
             let Some(conv) = conv else { continue };
             let (key_base, hosts, gateways, port) = match &parent.kind {
                 ParentKind::Listener(gw) => {
-                    let hosts: Vec<String> = if route.spec.hostnames.is_empty() {
+                    let hosts: Vec<String> = if route.hostnames.is_empty() {
                         vec!["*".into()]
                     } else {
                         route
-                            .spec
                             .hostnames
                             .iter()
                             .map(|h| h.to_ascii_lowercase())
@@ -90,7 +102,7 @@ pub(super) fn virtual_services(
                 ParentKind::Mesh { host, port } => {
                     let key = match port {
                         Some(p) => format!("{}/{p}", route.namespace),
-                        None => route.namespace.clone(),
+                        None => route.namespace.to_string(),
                     };
                     (key, vec![host.clone()], "mesh".to_string(), *port)
                 }
@@ -106,6 +118,7 @@ pub(super) fn virtual_services(
                     keys_in_order.push(key.clone());
                 }
                 by_key.entry(key).or_default().push(Piece {
+                    kind,
                     route: ri,
                     config_name: format!("{}~{count}~{GENERATED}", route.name),
                     host: h,
@@ -128,6 +141,7 @@ pub(super) fn virtual_services(
 
 /// The VirtualService of one route for one key, before merging.
 struct Piece {
+    kind: RouteKind,
     route: usize,
     config_name: String,
     host: String,
@@ -142,15 +156,14 @@ fn merge(
     key: &str,
     mut pieces: Vec<Piece>,
 ) -> (Resource<VirtualService>, Vec<RuleOrigin>) {
-    let route = |p: &Piece| &api.http_routes[p.route];
+    let route = |p: &Piece| api.meta(p.kind, p.route);
     // A missing creationTimestamp is Go's zero time: the oldest.
     pieces.sort_by(|a, b| {
         let (ra, rb) = (route(a), route(b));
         ra.creation_timestamp
-            .as_deref()
             .unwrap_or("")
-            .cmp(rb.creation_timestamp.as_deref().unwrap_or(""))
-            .then_with(|| ra.namespace.cmp(&rb.namespace))
+            .cmp(rb.creation_timestamp.unwrap_or(""))
+            .then_with(|| ra.namespace.cmp(rb.namespace))
             .then_with(|| a.config_name.cmp(&b.config_name))
     });
     let base = route(&pieces[0]);
@@ -158,7 +171,7 @@ fn merge(
         .iter()
         .map(|p| {
             let r = route(p);
-            format!("HTTPRoute/{}.{}", r.name, r.namespace)
+            format!("{}/{}.{}", r.kind.as_str(), r.name, r.namespace)
         })
         .collect();
     let mut rules: Vec<(HttpRoute, RuleOrigin)> = pieces
@@ -174,10 +187,10 @@ fn merge(
         kind: Kind::VirtualService,
         api_version: "networking.istio.io/v1".into(),
         name: key.replace('/', "~"),
-        namespace: base.namespace.clone(),
+        namespace: base.namespace.to_string(),
         labels: StringMap::new(),
         annotations,
-        creation_timestamp: base.creation_timestamp.clone(),
+        creation_timestamp: base.creation_timestamp.map(str::to_string),
         spec: VirtualService {
             hosts: vec![pieces[0].host.clone()],
             gateways: vec![pieces[0].gateway.clone()],
@@ -272,71 +285,174 @@ fn defaulted_rules(spec: &HttpRouteSpec) -> Vec<HttpRouteRule> {
     rules
 }
 
-/// Every rule of one route, split into one `http` entry per match (`HTTPRouteCollection`).
+/// One rule of either kind, as `convertHTTPRoute` and `convertGRPCRoute` read it.
+struct RuleSpec<'a> {
+    name: Option<&'a str>,
+    filters: &'a [HttpRouteFilter],
+    backend_refs: &'a [HttpBackendRef],
+    timeouts: Option<&'a HttpRouteTimeouts>,
+    retry: Option<&'a HttpRouteRetry>,
+}
+
+impl<'a> RuleSpec<'a> {
+    fn of_http(r: &'a HttpRouteRule) -> Self {
+        RuleSpec {
+            name: r.name.as_deref(),
+            filters: &r.filters,
+            backend_refs: &r.backend_refs,
+            timeouts: r.timeouts.as_ref(),
+            retry: r.retry.as_ref(),
+        }
+    }
+}
+
+/// Every rule of one route, split into one `http` entry per match (`HTTPRouteCollection`,
+/// `GRPCRouteCollection`; a GRPCRoute rule without matches is one entry without a match).
 fn convert_route(
     api: &GatewayApi,
+    kind: RouteKind,
     ri: usize,
     enforce_ref_grant: bool,
     service_exists: &dyn Fn(&str) -> bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<ConvertedRoute, HardError> {
-    let route = &api.http_routes[ri];
-    let mut rules = Vec::new();
-    for (n, rule) in defaulted_rules(&route.spec).iter().enumerate() {
+    let route = api.meta(kind, ri);
+    // The HTTPRoute's rules after the CRD defaults, owned here and borrowed below.
+    let http_rules = match kind {
+        RouteKind::Http => defaulted_rules(&api.http_routes[ri].spec),
+        RouteKind::Grpc => Vec::new(),
+    };
+    let rules: Vec<(RuleSpec<'_>, Vec<Option<HttpMatchRequest>>)> = match kind {
+        RouteKind::Http => http_rules
+            .iter()
+            .map(|r| {
+                let matches = r.matches.iter().map(|m| Some(convert_match(m))).collect();
+                (RuleSpec::of_http(r), matches)
+            })
+            .collect(),
+        RouteKind::Grpc => api.grpc_routes[ri]
+            .spec
+            .rules
+            .iter()
+            .map(|r| {
+                let mut matches: Vec<Option<HttpMatchRequest>> =
+                    r.matches.iter().map(|m| Some(grpc_match(m))).collect();
+                if matches.is_empty() {
+                    matches.push(None);
+                }
+                let spec = RuleSpec {
+                    name: r.name.as_deref(),
+                    filters: &r.filters,
+                    backend_refs: &r.backend_refs,
+                    timeouts: None,
+                    retry: None,
+                };
+                (spec, matches)
+            })
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for (n, (rule, matches)) in rules.iter().enumerate() {
         let rule_path = YamlPath::root().key("spec").key("rules").index(n);
-        for (j, m) in rule.matches.iter().enumerate() {
-            let ctx = RuleCtx {
-                api,
-                route,
-                rule_path: &rule_path,
-                enforce_ref_grant,
-                service_exists,
-            };
-            let r = convert_rule(&ctx, rule, n, m, diags)?;
-            rules.push((
+        let ctx = RuleCtx {
+            api,
+            route: &route,
+            rule_path: &rule_path,
+            enforce_ref_grant,
+            service_exists,
+        };
+        for (j, m) in matches.iter().enumerate() {
+            let r = convert_rule(&ctx, rule, n, m.clone(), diags)?;
+            out.push((
                 r,
                 RuleOrigin {
+                    kind,
                     route: ri,
                     rule: n,
-                    match_index: Some(j),
+                    match_index: m.as_ref().map(|_| j),
                 },
             ));
         }
     }
-    Ok(ConvertedRoute { rules })
+    Ok(ConvertedRoute { rules: out })
 }
 
 struct RuleCtx<'a> {
     api: &'a GatewayApi,
-    route: &'a Resource<HttpRouteSpec>,
+    route: &'a RouteMeta<'a>,
     rule_path: &'a YamlPath,
     enforce_ref_grant: bool,
     service_exists: &'a dyn Fn(&str) -> bool,
 }
 
+/// `createGRPCURIMatch` and `createGRPCHeadersMatch`: gRPC's `/<service>/<method>` as path
+/// matches.
+fn grpc_match(m: &GrpcRouteMatch) -> HttpMatchRequest {
+    let string = |regex: bool, v: String| {
+        if regex {
+            StringMatch {
+                regex: Some(v),
+                ..StringMatch::default()
+            }
+        } else {
+            StringMatch {
+                exact: Some(v),
+                ..StringMatch::default()
+            }
+        }
+    };
+    let uri = m.method.as_ref().and_then(|mm| {
+        let regex = mm.kind.as_deref() == Some("RegularExpression");
+        match (mm.service.as_deref(), mm.method.as_deref(), regex) {
+            (None, None, _) => None,
+            (Some(s), None, false) => Some(StringMatch {
+                prefix: Some(format!("/{s}/")),
+                ..StringMatch::default()
+            }),
+            (Some(s), None, true) => Some(string(true, format!("/{s}/.+"))),
+            (None, Some(me), _) => Some(string(true, format!("/[^/]+/{me}"))),
+            (Some(s), Some(me), r) => Some(string(r, format!("/{s}/{me}"))),
+        }
+    });
+    let mut headers = BTreeMap::new();
+    for h in &m.headers {
+        headers.insert(
+            h.name.clone(),
+            string(
+                h.kind.as_deref() == Some("RegularExpression"),
+                h.value.clone(),
+            ),
+        );
+    }
+    HttpMatchRequest {
+        uri,
+        headers,
+        ..HttpMatchRequest::default()
+    }
+}
+
 /// `convertHTTPRoute` for one rule and one of its matches.
 fn convert_rule(
     ctx: &RuleCtx<'_>,
-    rule: &HttpRouteRule,
+    rule: &RuleSpec<'_>,
     n: usize,
-    m: &HttpRouteMatch,
+    m: Option<HttpMatchRequest>,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<HttpRoute, HardError> {
     let route = ctx.route;
     let mut out = HttpRoute {
-        name: Some(
-            rule.name
-                .clone()
-                .unwrap_or_else(|| format!("{}.{}.{n}", route.namespace, route.name)),
-        ),
-        matches: vec![convert_match(m)],
+        name: Some(rule.name.map_or_else(
+            || format!("{}.{}.{n}", route.namespace, route.name),
+            str::to_string,
+        )),
+        matches: m.into_iter().collect(),
         ..HttpRoute::default()
     };
     for (fi, f) in rule.filters.iter().enumerate() {
         let path = ctx.rule_path.key("filters").index(fi);
         apply_filter(ctx, f, &path, &mut out, diags)?;
     }
-    if let Some(retry) = &rule.retry {
+    if let Some(retry) = rule.retry {
         let mut retry_on = vec![
             "connect-failure".to_string(),
             "refused-stream".into(),
@@ -355,7 +471,7 @@ fn convert_rule(
             ..HttpRetry::default()
         });
     }
-    if let Some(t) = &rule.timeouts {
+    if let Some(t) = rule.timeouts {
         let parse = |s: &Option<String>| {
             s.as_deref()
                 .and_then(|v| Duration::parse(v).ok())
@@ -384,7 +500,7 @@ fn convert_rule(
         });
         return Ok(out);
     }
-    out.route = destinations(ctx, &rule.backend_refs, diags)?;
+    out.route = destinations(ctx, rule.backend_refs, diags)?;
     Ok(out)
 }
 
@@ -451,7 +567,14 @@ fn apply_filter(
     out: &mut HttpRoute,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<(), HardError> {
-    match f.kind.as_str() {
+    // convertGRPCRoute knows only the header modifiers and mirrors.
+    let grpc = ctx.route.kind == RouteKind::Grpc;
+    let kind = match f.kind.as_str() {
+        "RequestHeaderModifier" | "ResponseHeaderModifier" | "RequestMirror" => f.kind.as_str(),
+        _ if grpc => "",
+        k => k,
+    };
+    match kind {
         "RequestHeaderModifier" => {
             if let Some(h) = f
                 .request_header_modifier
@@ -500,7 +623,15 @@ fn apply_filter(
                             percentage,
                         });
                     }
-                    // An invalid mirror backend is dropped; the rule stays.
+                    // An invalid mirror backend is dropped and the rule stays, for an
+                    // HTTPRoute; a GRPCRoute is dropped whole.
+                    Ok(None) if grpc => {
+                        return Err(HardError {
+                            path: bpath,
+                            reason: "InvalidDestination",
+                            message: "the mirror's backend does not resolve".into(),
+                        });
+                    }
                     Ok(None) => {}
                     Err(e) => return Err(e),
                 }
@@ -508,11 +639,11 @@ fn apply_filter(
         }
         // CORS is accepted (reported as not simulated: meshsim sends no preflights).
         "CORS" => {}
-        other => {
+        _ => {
             return Err(HardError {
                 path: path.key("type"),
                 reason: "InvalidFilter",
-                message: format!("unsupported filter type {other:?}"),
+                message: format!("unsupported filter type {:?}", f.kind),
             });
         }
     }
@@ -669,14 +800,14 @@ fn destination(
     let ns = b
         .namespace
         .clone()
-        .unwrap_or_else(|| route.namespace.clone());
+        .unwrap_or_else(|| route.namespace.to_string());
     let soft = |diags: &mut Vec<Diagnostic>, reason: &str, message: String| {
         diags.push(
             Diagnostic::warning(
                 codes::BACKEND_NOT_RESOLVED,
                 format!(
-                    "HTTPRoute {}/{}: {message} (ResolvedRefs: False, {reason}): its share of requests gets 500",
-                    route.namespace, route.name
+                    "{} {}/{}: {message} (ResolvedRefs: False, {reason}): its share of requests gets 500",
+                    route.kind.as_str(), route.namespace, route.name
                 ),
             )
             .at(route.origin.locate(path))
@@ -689,7 +820,7 @@ fn destination(
             g.namespace == ns
                 && g.spec.from.iter().any(|f| {
                     f.group == crate::config::GATEWAY_API
-                        && f.kind == "HTTPRoute"
+                        && f.kind == route.kind.as_str()
                         && f.namespace == route.namespace
                 })
                 && g.spec.to.iter().any(|t| {
@@ -703,8 +834,10 @@ fn destination(
             diags,
             "RefNotPermitted",
             format!(
-                "backendRef {}/{ns} not accessible to a HTTPRoute in namespace {:?} (missing a ReferenceGrant?)",
-                b.name, route.namespace
+                "backendRef {}/{ns} not accessible to a {} in namespace {:?} (missing a ReferenceGrant?)",
+                b.name,
+                route.kind.as_str(),
+                route.namespace
             ),
         );
         return Ok(None);
