@@ -79,9 +79,26 @@ fn start_proxy(bin: &std::path::PathBuf, sim: &Simulator<'_>, proxy: &Proxy, por
     let (table, diags) = compiled.route_table(proxy, port);
     assert!(diags.is_empty(), "{diags:?}");
     let table = table.unwrap();
+    // The endpoints of the clusters the route table uses (a Gateway API Gateway's own
+    // deployment, say, is in the mesh but never routed to here).
+    let used: std::collections::BTreeSet<&str> = table
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .flat_map(|r| match &r.action {
+            meshsim::route::Action::Forward(f) => f
+                .clusters
+                .iter()
+                .map(|c| c.target.cluster_name.as_str())
+                .chain(f.mirrors.iter().map(|m| m.target.cluster_name.as_str()))
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
     let mut addrs: Vec<(String, Behaviour)> = compiled
         .clusters
         .iter()
+        .filter(|c| used.contains(c.name.as_str()))
         .flat_map(|c| {
             c.hosts.iter().zip(&c.instances).map(|(h, &i)| {
                 (

@@ -71,3 +71,23 @@ fn mesh_routes_follow_the_producer_and_consumer_rules() {
     // Nothing about it is left unsimulated.
     assert!(!err.contains("MS0050"), "{err}");
 }
+
+/// istiod's deployment controller runs `<gateway>-<class>` for a managed Gateway: a Deployment
+/// and a Service selecting `gateway.networking.k8s.io/gateway-name`, exposing `status-port`
+/// 15021 and each distinct listener port (`extractServicePorts`); neither is counted as
+/// written.
+#[test]
+fn a_managed_gateway_gets_its_deployment_and_service() {
+    let mesh = meshsim::Mesh::load(&["policies/gateway-api-ingress"]).unwrap();
+    let svc = mesh
+        .topology
+        .service("myweb-gateway-istio.default.svc.cluster.local")
+        .expect("the deployed Service");
+    let ports: Vec<u32> = svc.ports.iter().map(|p| p.number).collect();
+    assert_eq!(ports, [15021, 80]);
+    assert_eq!(svc.endpoints_for(80).map(<[_]>::len), Some(1));
+    assert_eq!(
+        mesh.summary(),
+        "1 Gateway (Gateway API), 1 HTTPRoute, 3 Deployment (7 pods), 3 Service"
+    );
+}

@@ -150,6 +150,9 @@ pub mod codes {
     pub const DEPRECATED: Code = Code("MS1027");
     /// A delegate used where Istio does not allow it.
     pub const INVALID_DELEGATE: Code = Code("MS1028");
+    /// A Gateway API object that the CRD's schema or its CEL validations reject (the CRD's
+    /// own message).
+    pub const GATEWAY_API_SCHEMA: Code = Code("MS1030");
 
     // ===== analysis (warnings) =====
     /// A destination host that no Service or ServiceEntry declares (istioctl IST0101).

@@ -164,6 +164,8 @@ impl Mesh {
                 }
             }
         }
+        // What istiod's deployment controller runs for each managed Gateway.
+        resources.extend(gateway_api::deployed(&resources));
         let mut mesh = Mesh {
             ignored,
             ..Mesh::default()
@@ -305,7 +307,11 @@ impl Mesh {
         add(self.service_entries.len(), "ServiceEntry", String::new());
         add(self.workload_entries.len(), "WorkloadEntry", String::new());
         for kind in [Kind::Deployment, Kind::StatefulSet, Kind::ReplicaSet] {
-            let ws: Vec<_> = self.workloads.iter().filter(|w| w.kind == kind).collect();
+            let ws: Vec<_> = self
+                .workloads
+                .iter()
+                .filter(|w| w.kind == kind && !gateway_api::is_generated(w))
+                .collect();
             let pods: usize = ws.iter().map(|w| self.pod_count(w)).sum();
             add(
                 ws.len(),
@@ -313,7 +319,14 @@ impl Mesh {
                 format!(" ({pods} pod{})", if pods == 1 { "" } else { "s" }),
             );
         }
-        add(self.services.len(), "Service", String::new());
+        add(
+            self.services
+                .iter()
+                .filter(|s| !gateway_api::is_generated(s))
+                .count(),
+            "Service",
+            String::new(),
+        );
         add(self.pods.len(), "Pod", String::new());
         add(self.namespaces.len(), "Namespace", String::new());
         for kind in [Kind::IstioOperator, Kind::ConfigMap] {

@@ -370,8 +370,13 @@ impl Decision {
         }
     }
 
-    /// `namespace/vs route` or `route`, for reports.
+    /// `namespace/vs route` or `route`, for reports; for a route istiod generated from the
+    /// Gateway API, the route rule it came from (the generated VirtualService's name teaches
+    /// nothing).
     pub fn route_label(&self) -> String {
+        if let Some(h) = &self.http_route {
+            return h.clone();
+        }
         match (&self.virtual_service, &self.route) {
             (Some(vs), Some(r)) => format!("{vs} {r}"),
             (None, Some(r)) => r.clone(),

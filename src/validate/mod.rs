@@ -7,6 +7,7 @@
 mod common;
 mod destination_rule;
 mod gateway;
+mod gateway_api;
 mod rules;
 mod service_entry;
 mod virtual_service;
@@ -63,6 +64,12 @@ pub fn validate(mesh: &Mesh, version: IstioVersion) -> Diagnostics {
         .filter(|r| !crate::model::gateway_api::is_generated(r))
     {
         gateway::gateway(r, &mut out);
+    }
+    for r in &mesh.gateway_api.gateways {
+        gateway_api::gateway(r, &mut out);
+    }
+    for r in &mesh.gateway_api.http_routes {
+        gateway_api::http_route(r, &mut out);
     }
     for r in &mesh.service_entries {
         service_entry::service_entry(r, &mut out);

@@ -11,6 +11,7 @@
 //! would before istiod reads the objects (`apis/v1/httproute_types.go` `+kubebuilder:default`).
 
 mod attach;
+mod deploy;
 mod rules;
 
 use crate::config::gateway_api::{
@@ -21,6 +22,8 @@ use crate::diag::Diagnostic;
 use std::collections::BTreeMap;
 
 pub use attach::{Parent, ParentKind};
+pub use deploy::GATEWAY_NAME_LABEL;
+pub(crate) use deploy::deployed;
 
 /// The annotation that gives a VirtualService the Gateway API's semantics
 /// (`constants.InternalRouteSemantics`).

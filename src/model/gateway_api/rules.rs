@@ -361,6 +361,16 @@ fn convert_route(
             enforce_ref_grant,
             service_exists,
         };
+        // A match the CRD's defaults added is not one the user can look up.
+        let written = match kind {
+            RouteKind::Http => api.http_routes[ri]
+                .spec
+                .rules
+                .as_ref()
+                .and_then(|r| r.get(n))
+                .is_some_and(|r| !r.matches.is_empty()),
+            RouteKind::Grpc => true,
+        };
         for (j, m) in matches.iter().enumerate() {
             let r = convert_rule(&ctx, rule, n, m.clone(), diags)?;
             out.push((
@@ -369,7 +379,7 @@ fn convert_route(
                     kind,
                     route: ri,
                     rule: n,
-                    match_index: m.as_ref().map(|_| j),
+                    match_index: m.as_ref().filter(|_| written).map(|_| j),
                 },
             ));
         }
