@@ -91,3 +91,86 @@ fn a_managed_gateway_gets_its_deployment_and_service() {
         "1 Gateway (Gateway API), 1 HTTPRoute, 3 Deployment (7 pods), 3 Service"
     );
 }
+
+/// `diff`, `envoy-config` and the HTML report take Gateway API input unchanged.
+///
+/// The tutorial's canary as a VirtualService (subsets) against the same canary as an HTTPRoute
+/// (versioned Services): Envoy picks a weighted cluster by `random % total` in the route's
+/// order, and both routes list 90 then 10, so with common random numbers every request keeps
+/// its version; only the cluster's name changes.
+#[test]
+fn diff_envoy_config_and_the_report_take_gateway_api_input() {
+    let (code, out, err) = meshsim(&[
+        "diff",
+        "-o",
+        "json",
+        "--before",
+        "policies/canary-10-percent",
+        "--after",
+        "policies/gateway-api-canary",
+        "--request",
+        "GET http://myweb-service/",
+        "-n",
+        "2000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let moves = v["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    for m in moves {
+        let from = m["from"].as_str().unwrap();
+        let to = m["to"].as_str().unwrap();
+        assert_eq!(from.replace(' ', "-"), to, "{m}");
+    }
+    let total: u64 = moves.iter().map(|m| m["requests"].as_u64().unwrap()).sum();
+    assert_eq!(total, 2000);
+
+    let (code, out, err) = meshsim(&[
+        "envoy-config",
+        "-f",
+        "policies/gateway-api-ingress",
+        "--gateway",
+        "myweb-gateway",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vhosts = v["route_config"]["virtual_hosts"].as_array().unwrap();
+    assert_eq!(vhosts.len(), 1, "{vhosts:?}");
+    assert_eq!(
+        vhosts[0]["domains"],
+        serde_json::json!(["myweb-service.domain.com"])
+    );
+    let routes = vhosts[0]["routes"].as_array().unwrap();
+    assert_eq!(routes[0]["name"], "default.myweb.0");
+    assert_eq!(routes[0]["match"]["path_separated_prefix"], "/v2");
+    assert_eq!(
+        routes[0]["route"]["regex_rewrite"],
+        serde_json::json!({"pattern": {"regex": "^/v2(/?)(.*)"}, "substitution": "/\\2"})
+    );
+    assert_eq!(
+        routes[0]["route"]["cluster_not_found_response_code"],
+        "INTERNAL_SERVER_ERROR"
+    );
+
+    let html = std::env::temp_dir().join(format!("meshsim-gwapi-{}.html", std::process::id()));
+    let (code, _, err) = meshsim(&[
+        "simulate",
+        "-f",
+        "policies/gateway-api-ingress",
+        "--gateway",
+        "myweb-gateway",
+        "--request",
+        "GET http://myweb-service.domain.com/v2/x",
+        "-n",
+        "20",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let _ = std::fs::remove_file(&html);
+    assert!(
+        page.contains("HTTPRoute default/myweb rules[0]"),
+        "the route named in the report"
+    );
+}
