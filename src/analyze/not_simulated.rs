@@ -106,9 +106,11 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
         let mut f = Fields::new(&r.origin, "Gateway", &r.namespace, &r.name, &mut out);
         for (i, s) in r.spec.servers.iter().enumerate() {
             f.set(
-                s.tls.is_some(),
+                s.tls
+                    .as_ref()
+                    .is_some_and(crate::config::ServerTls::configures_tls),
                 &root.key("servers").index(i).key("tls"),
-                "server TLS (termination, passthrough, redirects to HTTPS)",
+                "server TLS (termination, passthrough; httpsRedirect is simulated)",
             );
         }
     }

@@ -703,6 +703,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
                         domains: service_aliases(&s.hostname, &client_ns),
                         routes: routes.clone(),
                         source: VirtualHostSource::VirtualService(vi),
+                        require_tls: false,
                     });
                 }
             }
@@ -714,6 +715,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
                 domains: non_registry,
                 routes,
                 source: VirtualHostSource::VirtualService(vi),
+                require_tls: false,
             });
         }
     }
@@ -728,6 +730,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
             domains: service_aliases(&s.hostname, &client_ns),
             routes: vec![default_route(cluster, &s.hostname, port, ctx)],
             source: VirtualHostSource::DefaultRoute,
+            require_tls: false,
         });
     }
     // Domains are unique across virtual hosts: the first one keeps a duplicate.
@@ -759,6 +762,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
             action,
         }],
         source,
+        require_tls: false,
     });
     RouteTable {
         port,
@@ -803,6 +807,7 @@ pub(crate) fn gateway_table(
     // domain → (VirtualService indices, routes)
     let mut by_domain: BTreeMap<String, (Vec<usize>, Vec<Route>)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
+    let mut redirect: BTreeSet<String> = BTreeSet::new();
     for vi in vs_order {
         let vs = &mesh.virtual_services[vi];
         let bound = vs_gateways(vs);
@@ -839,6 +844,9 @@ pub(crate) fn gateway_table(
                     if rs.is_empty() {
                         continue;
                     }
+                    if server.tls.as_ref().is_some_and(|t| t.https_redirect) {
+                        redirect.insert(domain.clone());
+                    }
                     let entry = by_domain.entry(domain.clone()).or_insert_with(|| {
                         order.push(domain.clone());
                         (Vec::new(), Vec::new())
@@ -851,21 +859,64 @@ pub(crate) fn gateway_table(
             }
         }
     }
+    let vhosts = gateway_virtual_hosts(&servers, by_domain, order, redirect, port);
+    Some(RouteTable {
+        port,
+        virtual_hosts: vhosts,
+        ..RouteTable::default()
+    })
+}
+
+/// The gateway's virtual hosts, in order, from the routes gathered per domain: every host of
+/// a server with `tls.httpsRedirect` requires TLS, with or without VirtualServices
+/// (buildGatewayHTTPRouteConfig sets `RequireTls: ALL`, and adds a route-less virtual host for
+/// the hosts no VirtualService took); with no virtual host at all, istiod's `blackhole:PORT`.
+fn gateway_virtual_hosts(
+    servers: &[(String, &str, &crate::config::Server)],
+    mut by_domain: BTreeMap<String, (Vec<usize>, Vec<Route>)>,
+    mut order: Vec<String>,
+    mut redirect: BTreeSet<String>,
+    port: u32,
+) -> Vec<VirtualHost> {
+    for (_, _, server) in servers
+        .iter()
+        .filter(|(_, _, s)| s.tls.as_ref().is_some_and(|t| t.https_redirect))
+    {
+        for h in &server.hosts {
+            let h = h
+                .split_once('/')
+                .map_or(h.as_str(), |(_, h)| h)
+                .to_ascii_lowercase();
+            redirect.insert(h.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = by_domain.entry(h.clone()) {
+                order.push(h);
+                e.insert((Vec::new(), Vec::new()));
+            }
+        }
+    }
     let mut vhosts = Vec::new();
+    if order.is_empty() {
+        // "no virtual hosts": a blackhole virtual host for the port, matching every domain
+        // and routing nothing (404 NR).
+        vhosts.push(VirtualHost {
+            name: format!("blackhole:{port}"),
+            domains: vec!["*".into()],
+            routes: Vec::new(),
+            source: VirtualHostSource::Blackhole,
+            require_tls: false,
+        });
+    }
     for d in order {
         let (vss, mut routes) = by_domain.remove(&d).unwrap_or_default();
         // Catch-all routes go last (stable), as istiod's SortVHostRoutes does.
         routes.sort_by_key(|r| r.matcher.is_catch_all());
         vhosts.push(VirtualHost {
             name: format!("{d}:{port}"),
+            require_tls: redirect.contains(&d),
             domains: vec![d],
             routes,
             source: VirtualHostSource::Gateway(vss),
         });
     }
-    Some(RouteTable {
-        port,
-        virtual_hosts: vhosts,
-        ..RouteTable::default()
-    })
+    vhosts
 }

@@ -28,12 +28,70 @@ pub struct Server {
     /// Hosts admitted, `[ns/]dnsName`, wildcards allowed.
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// TLS settings (accepted, not simulated).
-    pub tls: Option<IgnoredAny>,
+    /// TLS settings: `httpsRedirect` is simulated, termination is not.
+    pub tls: Option<ServerTls>,
     /// Server name.
     pub name: Option<String>,
     /// Default endpoint.
     pub default_endpoint: Option<String>,
+}
+
+/// `ServerTLSSettings`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerTls {
+    /// Answer plain-HTTP requests with a 301 to HTTPS.
+    #[serde(default)]
+    pub https_redirect: bool,
+    /// `PASSTHROUGH`, `SIMPLE`, `MUTUAL`, `AUTO_PASSTHROUGH`, `ISTIO_MUTUAL`,
+    /// `OPTIONAL_MUTUAL` (not simulated).
+    pub mode: Option<IgnoredAny>,
+    /// Certificate files and secrets (not simulated).
+    pub server_certificate: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub private_key: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub ca_certificates: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub ca_crl: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub credential_name: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub credential_names: Option<IgnoredAny>,
+    /// See `server_certificate`.
+    pub tls_certificates: Option<IgnoredAny>,
+    /// Client identities (not simulated).
+    pub subject_alt_names: Option<IgnoredAny>,
+    /// See `subject_alt_names`.
+    pub verify_certificate_spki: Option<IgnoredAny>,
+    /// See `subject_alt_names`.
+    pub verify_certificate_hash: Option<IgnoredAny>,
+    /// Protocol versions and ciphers (not simulated).
+    pub min_protocol_version: Option<IgnoredAny>,
+    /// See `min_protocol_version`.
+    pub max_protocol_version: Option<IgnoredAny>,
+    /// See `min_protocol_version`.
+    pub cipher_suites: Option<IgnoredAny>,
+}
+
+impl ServerTls {
+    /// Whether anything but `httpsRedirect` is set (TLS itself, which is not simulated).
+    pub fn configures_tls(&self) -> bool {
+        self.mode.is_some()
+            || self.server_certificate.is_some()
+            || self.private_key.is_some()
+            || self.ca_certificates.is_some()
+            || self.ca_crl.is_some()
+            || self.credential_name.is_some()
+            || self.credential_names.is_some()
+            || self.tls_certificates.is_some()
+            || self.subject_alt_names.is_some()
+            || self.verify_certificate_spki.is_some()
+            || self.verify_certificate_hash.is_some()
+            || self.min_protocol_version.is_some()
+            || self.max_protocol_version.is_some()
+            || self.cipher_suites.is_some()
+    }
 }
 
 /// `Port` (Gateway servers and ServiceEntry ports).

