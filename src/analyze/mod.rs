@@ -176,7 +176,7 @@ fn duplicates(mesh: &Mesh, out: &mut Vec<Diagnostic>) {
                     let p = YamlPath::root().key("spec").key("hosts").index(i);
                     out.push(
                         warn(&r.origin, codes::CONFLICTING_VIRTUAL_SERVICES, &p, format!(
-                            "VirtualService {}/{} also routes `{host}` for sidecars; Istio does not merge them and uses only the first (IST0109)",
+                            "VirtualService {}/{} also routes `{host}` for sidecars; Istio does not merge them and uses only the first (the oldest, then by name; IST0109)",
                             first.namespace, first.name
                         ))
                         .with_note(first.origin.start(), "the VirtualService that applies"),

@@ -652,6 +652,45 @@ fn sidecar_virtual_services(mesh: &Mesh, client_ns: &str) -> Vec<usize> {
     order
 }
 
+/// `computeWildcardHostVirtualServiceIndex` (pilot/pkg/model/sidecar.go) with
+/// `MostSpecificHostMatch` (pilot/pkg/model/config.go): for each service, the VirtualService
+/// whose host matches it most specifically (its exact host, else the longest wildcard), the
+/// first in order for a host several name.
+fn most_specific_virtual_services(
+    mesh: &Mesh,
+    order: &[usize],
+    services: &[&crate::model::Service],
+) -> BTreeMap<String, usize> {
+    let mut exact: BTreeMap<String, usize> = BTreeMap::new();
+    let mut wildcard: BTreeMap<String, usize> = BTreeMap::new();
+    for &vi in order {
+        let vs = &mesh.virtual_services[vi];
+        for h in &vs.spec.hosts {
+            let host = resolve_host(h, &vs.namespace);
+            let index = if host.starts_with('*') {
+                &mut wildcard
+            } else {
+                &mut exact
+            };
+            index.entry(host).or_insert(vi);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for s in services {
+        let found = exact.get(&s.hostname).copied().or_else(|| {
+            wildcard
+                .iter()
+                .filter(|(w, _)| s.hostname.ends_with(&w[1..]))
+                .max_by_key(|(w, _)| w.len())
+                .map(|(_, &vi)| vi)
+        });
+        if let Some(vi) = found {
+            out.insert(s.hostname.clone(), vi);
+        }
+    }
+    out
+}
+
 pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTable {
     let mesh = ctx.mesh;
     let client_ns = proxy.namespace().to_string();
@@ -667,7 +706,9 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         .collect();
     let mut claimed: BTreeSet<String> = BTreeSet::new();
     let mut vhosts: Vec<VirtualHost> = Vec::new();
-    for vi in sidecar_virtual_services(mesh, &client_ns) {
+    let candidates = sidecar_virtual_services(mesh, &client_ns);
+    let most_specific = most_specific_virtual_services(mesh, &candidates, &services);
+    for vi in candidates {
         let vs = &mesh.virtual_services[vi];
         let routes = routes_for_vs(ctx, vi, proxy, port);
         if routes.is_empty() {
@@ -678,9 +719,13 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         for h in &vs.spec.hosts {
             let host = resolve_host(h, &vs.namespace);
             let svcs: Vec<&&crate::model::Service> = if host.contains('*') {
+                // A wildcard host takes only the services it is the most specific host for.
                 services
                     .iter()
-                    .filter(|s| host_matches(&host, &s.hostname))
+                    .filter(|s| {
+                        host_matches(&host, &s.hostname)
+                            && most_specific.get(&s.hostname) == Some(&vi)
+                    })
                     .collect()
             } else {
                 services.iter().filter(|s| s.hostname == host).collect()
@@ -739,6 +784,17 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         vh.domains.retain(|d| seen.insert(d.clone()));
     }
     vhosts.retain(|vh| !vh.domains.is_empty());
+    vhosts.push(catch_all(mesh));
+    RouteTable {
+        port,
+        virtual_hosts: vhosts,
+        ..RouteTable::default()
+    }
+}
+
+/// The sidecar's last virtual host, for hosts no other one has: `allow_any`
+/// (PassthroughCluster) or `block_all` (502), by `outboundTrafficPolicy`.
+fn catch_all(mesh: &Mesh) -> VirtualHost {
     let (name, action, source) = match mesh.outbound_traffic_policy {
         crate::config::OutboundMode::AllowAny => (
             "allow_any",
@@ -749,7 +805,7 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
             ("block_all", Action::Block, VirtualHostSource::BlockAll)
         }
     };
-    vhosts.push(VirtualHost {
+    VirtualHost {
         name: name.into(),
         domains: vec!["*".into()],
         routes: vec![Route {
@@ -763,11 +819,6 @@ pub(crate) fn sidecar_table(ctx: &Ctx<'_>, proxy: &Proxy, port: u32) -> RouteTab
         }],
         source,
         require_tls: false,
-    });
-    RouteTable {
-        port,
-        virtual_hosts: vhosts,
-        ..RouteTable::default()
     }
 }
 

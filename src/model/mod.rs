@@ -198,6 +198,18 @@ impl Mesh {
                 }
             }
         }
+        // configCompareByCreationTime (pilot/pkg/model/config.go): istiod orders
+        // VirtualServices by creationTimestamp, then name, then namespace; objects that name
+        // no timestamp were created together (one `kubectl apply`, whose timestamps share a
+        // second), so name and namespace decide.
+        mesh.virtual_services.sort_by(|a, b| {
+            a.creation_timestamp
+                .as_deref()
+                .unwrap_or("")
+                .cmp(b.creation_timestamp.as_deref().unwrap_or(""))
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.namespace.cmp(&b.namespace))
+        });
         mesh.convert_gateway_api(&mut diags);
         mesh.warnings = Diagnostics(diags.iter().filter(|d| !d.is_error()).cloned().collect());
         (mesh, diags)
