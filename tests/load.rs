@@ -462,3 +462,56 @@ fn real_world_configs_load_without_false_rejections() {
         "{gateway_api} files with Gateway API objects"
     );
 }
+
+/// Fields Istio 1.31's CRDs have (`manifests/charts/base/files/crd-all.gen.yaml`) load:
+/// `redirect.prefixRewrite` (simulated, checked against Envoy in the conformance suite),
+/// `http2KeepAlive`, `zoneAwareLbSetting` and ServiceEntry `resolution: DYNAMIC_DNS` (accepted
+/// and said to be not simulated).
+#[test]
+fn istio_1_31_fields_load() {
+    let text = "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  trafficPolicy:
+    connectionPool: {http: {http2KeepAlive: {interval: 10s, timeout: 2s}}}
+    loadBalancer: {zoneAwareLbSetting: {enabled: true}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: any-api}
+spec:
+  hosts: [\"*.api.example.com\"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /old}}]
+    redirect: {prefixRewrite: /new}
+";
+    let mesh = meshsim::Mesh::from_yaml_str(text, "new.yaml").unwrap_or_else(|d| panic!("{d}"));
+    let found: Vec<String> = meshsim::analyze::not_simulated(&mesh)
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    for needle in [
+        "connectionPool.http.http2KeepAlive",
+        "loadBalancer.zoneAwareLbSetting",
+        "spec.resolution",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(needle)),
+            "{needle} in {found:#?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|f| f.contains("prefixRewrite")),
+        "{found:#?}"
+    );
+}

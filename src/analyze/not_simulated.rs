@@ -123,6 +123,11 @@ pub fn not_simulated(mesh: &Mesh) -> Vec<Diagnostic> {
             "exportTo (visibility)",
         );
         f.set(
+            r.spec.resolution == Some(crate::config::Resolution::DynamicDns),
+            &root.key("resolution"),
+            "resolution DYNAMIC_DNS (each host is one logical endpoint; the dynamic forward proxy's DNS answers are not simulated)",
+        );
+        f.set(
             !r.spec.subject_alt_names.is_empty(),
             &root.key("subjectAltNames"),
             "subjectAltNames (TLS identity)",
@@ -267,6 +272,11 @@ impl<'a> Fields<'a> {
             "warmupDurationSecs (slow start)",
         );
         self.set(lb.warmup.is_some(), &p.key("warmup"), "warmup (slow start)");
+        self.set(
+            lb.zone_aware_lb_setting.is_some(),
+            &p.key("zoneAwareLbSetting"),
+            "zoneAwareLbSetting (zone-aware load balancing)",
+        );
     }
 
     fn pool(&mut self, c: &ConnectionPoolSettings, p: &YamlPath) {
@@ -304,6 +314,11 @@ impl<'a> Fields<'a> {
                 h.idle_timeout.is_some(),
                 &hp.key("idleTimeout"),
                 "idleTimeout",
+            );
+            self.set(
+                h.http2_keep_alive.is_some(),
+                &hp.key("http2KeepAlive"),
+                "http2KeepAlive",
             );
             self.set(
                 h.h2_upgrade_policy.is_some(),

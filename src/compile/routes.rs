@@ -175,6 +175,7 @@ pub(crate) fn routes_for_vs(
             if gateway_semantics {
                 apply_gateway_semantics(&mut route);
             }
+            redirect_prefix(&mut route);
             let catch_all = route.matcher.is_catch_all();
             out.push(route);
             if block.is_none() || catch_all {
@@ -358,8 +359,7 @@ fn gateway_semantics(ctx: &Ctx<'_>, er: &super::delegate::ExpandedRule) -> bool 
 
 /// What the Gateway API's semantics change in one route (`TranslateRouteMatch`,
 /// `applyHTTPRouteDestination`, `ApplyRedirect`): a `PathPrefix` other than `/` is Envoy's
-/// `path_separated_prefix`; a rewrite to `/` removes the matched prefix by regex; a redirect's
-/// `ReplacePrefixMatch` replaces the matched prefix.
+/// `path_separated_prefix`; a rewrite to `/` removes the matched prefix by regex.
 fn apply_gateway_semantics(route: &mut Route) {
     if let PathMatcher::Prefix(p) = &route.matcher.path
         && p != "/"
@@ -370,31 +370,30 @@ fn apply_gateway_semantics(route: &mut Route) {
         PathMatcher::PathSeparatedPrefix(p) => p.clone(),
         _ => String::new(),
     };
-    match &mut route.action {
-        Action::Forward(f) => {
-            if let Some(rw) = f.rewrite.as_mut()
-                && rw.regex.is_none()
-                && rw.prefix.as_deref() == Some("/")
-                && let Ok(re) = crate::route::Regex::new(&format!(
-                    "^{}(/?)(.*)",
-                    regex_syntax::escape(&matched)
-                ))
-            {
-                // "hold `/` in case the entire path is removed"
-                rw.prefix = None;
-                rw.regex = Some((re, "/\\2".into()));
-            }
-        }
-        Action::Redirect(r) => {
-            if let Some((_, m)) = r.prefix_rewrite.as_mut() {
-                *m = match &route.matcher.path {
-                    PathMatcher::PathSeparatedPrefix(p) | PathMatcher::Prefix(p) => p.clone(),
-                    PathMatcher::Exact(e) => e.clone(),
-                    PathMatcher::Regex(_) => String::new(),
-                };
-            }
-        }
-        _ => {}
+    if let Action::Forward(f) = &mut route.action
+        && let Some(rw) = f.rewrite.as_mut()
+        && rw.regex.is_none()
+        && rw.prefix.as_deref() == Some("/")
+        && let Ok(re) =
+            crate::route::Regex::new(&format!("^{}(/?)(.*)", regex_syntax::escape(&matched)))
+    {
+        // "hold `/` in case the entire path is removed"
+        rw.prefix = None;
+        rw.regex = Some((re, "/\\2".into()));
+    }
+}
+
+/// A redirect's `prefix_rewrite` replaces what the route matched: its prefix, or its exact
+/// path (Envoy's `currentUrlPathAfterRewrite`; a regex match rewrites nothing).
+fn redirect_prefix(route: &mut Route) {
+    if let Action::Redirect(r) = &mut route.action
+        && let Some((_, m)) = r.prefix_rewrite.as_mut()
+    {
+        *m = match &route.matcher.path {
+            PathMatcher::PathSeparatedPrefix(p) | PathMatcher::Prefix(p) => p.clone(),
+            PathMatcher::Exact(e) => e.clone(),
+            PathMatcher::Regex(_) => String::new(),
+        };
     }
 }
 

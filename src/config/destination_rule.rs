@@ -122,6 +122,8 @@ pub struct LoadBalancerSettings {
     pub warmup_duration_secs: Option<Duration>,
     /// Slow start (newer form).
     pub warmup: Option<IgnoredAny>,
+    /// Zone-aware load balancing (Istio 1.31; accepted, not simulated).
+    pub zone_aware_lb_setting: Option<IgnoredAny>,
 }
 
 /// `LoadBalancerSettings.SimpleLB`.
@@ -249,6 +251,8 @@ pub struct HttpSettings {
     pub use_client_protocol: Option<bool>,
     /// Maximum concurrent streams.
     pub max_concurrent_streams: Option<i64>,
+    /// HTTP/2 PING keepalives to upstreams (Istio 1.31; accepted, not simulated).
+    pub http2_keep_alive: Option<IgnoredAny>,
 }
 
 /// `OutlierDetection`.

@@ -169,6 +169,8 @@ pub enum Resolution {
     Dns,
     /// DNS, first address only.
     DnsRoundRobin,
+    /// Resolved per request by a dynamic forward proxy (Istio 1.31; wildcard hosts allowed).
+    DynamicDns,
 }
 
 /// `WorkloadEntry` spec (also a ServiceEntry endpoint).

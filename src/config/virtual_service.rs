@@ -152,9 +152,8 @@ pub struct HttpRedirect {
     pub scheme: Option<String>,
     /// Status code (default 301).
     pub redirect_code: Option<u32>,
-    /// Replaces the matched path prefix. Not in Istio's public API (so never read from YAML):
-    /// istiod's Gateway API conversion sets it for `ReplacePrefixMatch` (`createRedirectFilter`).
-    #[serde(skip)]
+    /// Replaces the matched path prefix (Istio 1.31's `prefixRewrite`, which istiod's Gateway
+    /// API conversion also sets for `ReplacePrefixMatch`); `ApplyRedirect` prefers it to `uri`.
     pub prefix_rewrite: Option<String>,
 }
 

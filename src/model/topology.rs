@@ -425,7 +425,10 @@ impl Topology {
             let hostname = resolve_host(host, &se.namespace);
             // DNS resolution without endpoints: the host itself is the one (logical) endpoint.
             let dns_self = members.is_empty()
-                && matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin);
+                && matches!(
+                    resolution,
+                    Resolution::Dns | Resolution::DnsRoundRobin | Resolution::DynamicDns
+                );
             let members: Vec<usize> = if dns_self {
                 self.instances.push(Instance {
                     name: hostname.clone(),

@@ -1,5 +1,5 @@
 //! Redirects against Envoy 1.40: every `HTTPRedirect` form (uri with and without its own query,
-//! authority, scheme, port, `derivePort`, each `redirectCode`), for requests with and without a
+//! authority, scheme, port, `derivePort`, each `redirectCode`, `prefixRewrite`), for requests with and without a
 //! query and a port in the authority. Status and `Location` must be identical.
 
 use super::*;
@@ -25,6 +25,9 @@ const RULES: &[(&str, &str)] = &[
     ("/c303", "{uri: /see, redirectCode: 303}"),
     ("/c307", "{uri: /temp, redirectCode: 307}"),
     ("/c308", "{uri: /perm, redirectCode: 308}"),
+    // Istio 1.31's prefixRewrite: the matched prefix replaced.
+    ("/prefix-rw", "{prefixRewrite: /replaced}"),
+    ("/prefix-root", "{prefixRewrite: /}"),
 ];
 
 #[test]
