@@ -121,3 +121,83 @@ fn the_oldest_virtual_service_wins_then_the_name() {
     assert_eq!(route_of(&f, "http://web/"), "alpha");
     let _ = std::fs::remove_file(&f);
 }
+
+fn gateway_mesh(server_port: u32, extra: &str) -> String {
+    format!(
+        "{WEB}apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  template: {{metadata: {{labels: {{app: web}}}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: gw}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: {server_port}, name: http, protocol: HTTP}}
+    hosts: [\"*\"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: web}}
+spec:
+  hosts: [\"*\"]
+  gateways: [gw]
+  http: [{{name: web, route: [{{destination: {{host: web}}}}]}}]
+---
+{extra}"
+    )
+}
+
+fn gateway_status(file: &std::path::Path, port: u32) -> u64 {
+    let (code, out, err) = meshsim(&[
+        "simulate",
+        "-f",
+        file.to_str().unwrap(),
+        "--gateway",
+        "gw",
+        "--request",
+        &format!("GET http://shop.example.com:{port}/"),
+        "-o",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    v["status"].as_u64().unwrap()
+}
+
+/// resolvePorts (pilot/pkg/model/gateway.go): a Gateway server port that is a port of the
+/// Service in front of the gateway listens on its targetPort. Istio's default
+/// istio-ingressgateway Service maps 80 → 8080 and 443 → 8443, so bookinfo's Gateway on 8080
+/// answers `curl` on port 80, as does a Gateway on 80; the user's own Service replaces the
+/// default.
+#[test]
+fn gateway_ports_go_through_the_gateway_service() {
+    for (server, curl, status) in [
+        (8080, 80, 200),
+        (80, 80, 200),
+        (8080, 8080, 200),
+        (80, 443, 404),
+    ] {
+        let f = scratch(&format!("gw-{server}-{curl}"), &gateway_mesh(server, ""));
+        let got = gateway_status(&f, curl);
+        let _ = std::fs::remove_file(&f);
+        // (80, 443): 443 reaches 8443, where no server listens: no listener, 404 NR.
+        assert_eq!(got, status, "server {server}, curl {curl}");
+    }
+    let own = "apiVersion: v1
+kind: Service
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  ports: [{name: http2, port: 80, targetPort: 9090}]
+";
+    let f = scratch("gw-own", &gateway_mesh(80, own));
+    // Port 80 reaches the pods' 9090, where the server on 80 now listens.
+    assert_eq!(gateway_status(&f, 80), 200);
+    // 8080 is no port of this Service: it is listened on as is, and no server is there.
+    assert_eq!(gateway_status(&f, 8080), 404);
+    let _ = std::fs::remove_file(&f);
+}

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod delegate;
+mod gateway_ports;
 pub mod retry;
 mod routes;
 mod version;
@@ -85,7 +86,12 @@ impl<'m> CompiledMesh<'m> {
                 if gateways.is_empty() {
                     None
                 } else {
-                    routes::gateway_table(&ctx, &gateways, proxy, port)
+                    // The request reaches the gateway's Service port; its pods listen on the
+                    // target port.
+                    let ports =
+                        gateway_ports::service_ports(self.mesh, &self.mesh.gateways[gateways[0]]);
+                    let listen = gateway_ports::resolve(&ports, port);
+                    routes::gateway_table(&ctx, &gateways, proxy, listen, &ports)
                 }
             }
         };

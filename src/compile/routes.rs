@@ -821,12 +821,15 @@ fn catch_all(mesh: &Mesh) -> VirtualHost {
     }
 }
 
-/// The gateway route table for one server port. `None` when the gateway has no server there.
+/// The gateway route table for the port the gateway listens on, `listen` (its servers'
+/// ports through `resolvePorts` with the Services in front of it, `service_ports`). `None`
+/// when the gateway has no server there.
 pub(crate) fn gateway_table(
     ctx: &Ctx<'_>,
     gateways: &[usize],
     proxy: &Proxy,
-    port: u32,
+    listen: u32,
+    service_ports: &[(u32, u32)],
 ) -> Option<RouteTable> {
     let mesh = ctx.mesh;
     // The servers on this port of every Gateway the proxy serves (a Gateway API Gateway is
@@ -839,13 +842,22 @@ pub(crate) fn gateway_table(
             gw.spec
                 .servers
                 .iter()
-                .filter(|s| s.port.as_ref().is_some_and(|p| p.number == port))
+                .filter(|s| {
+                    s.port.as_ref().is_some_and(|p| {
+                        super::gateway_ports::resolve(service_ports, p.number) == listen
+                    })
+                })
                 .map(move |s| (name.clone(), gw.namespace.as_str(), s))
         })
         .collect();
-    if servers.is_empty() {
-        return None;
-    }
+    // Routes are built for the server's own port number (buildGatewayHTTPRouteConfig:
+    // `servers[0].Port.Number`), which `match.port` and redirects see.
+    let port = servers
+        .first()?
+        .2
+        .port
+        .as_ref()
+        .map_or(listen, |p| p.number);
     // VirtualServicesForGateway: Gateway API routes in the proxy's namespace first ("to give
     // the consumer override preference"), then the rest in order.
     let own_ns = proxy.namespace();
