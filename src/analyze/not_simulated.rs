@@ -157,8 +157,9 @@ fn gateway_api(mesh: &Mesh, root: &YamlPath, out: &mut Vec<Diagnostic>) {
         }
     }
     for r in &api.grpc_routes {
+        let mut f = Fields::new(&r.origin, "GRPCRoute", &r.namespace, &r.name, out);
         for (i, rule) in r.spec.rules.iter().enumerate() {
-            Fields::new(&r.origin, "GRPCRoute", &r.namespace, &r.name, out).set(
+            f.set(
                 rule.session_persistence.is_some(),
                 &root.key("rules").index(i).key("sessionPersistence"),
                 "sessionPersistence",

@@ -72,14 +72,8 @@ pub(super) fn gateway(r: &Resource<KubeGatewaySpec>, out: &mut Vec<Diagnostic>) 
                 format!("port {} must be between 1 and 65535", l.port),
             );
         }
-        if let Some(h) = &l.hostname
-            && !valid_hostname(h)
-        {
-            s.err(
-                codes::GATEWAY_API_SCHEMA,
-                &lp.key("hostname"),
-                format!("hostname {h:?} must match ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
-            );
+        if let Some(h) = &l.hostname {
+            hostname(h, &lp.key("hostname"), &mut s);
         }
     }
 }
@@ -92,13 +86,7 @@ pub(super) fn http_route(r: &Resource<HttpRouteSpec>, out: &mut Vec<Diagnostic>)
     };
     let p = spec();
     for (i, h) in r.spec.hostnames.iter().enumerate() {
-        if !valid_hostname(h) {
-            s.err(
-                codes::GATEWAY_API_SCHEMA,
-                &p.key("hostnames").index(i),
-                format!("hostname {h:?} must match ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
-            );
-        }
+        hostname(h, &p.key("hostnames").index(i), &mut s);
     }
     parent_refs(r, &mut s);
     let rules = r.spec.rules.as_deref().unwrap_or_default();
@@ -436,6 +424,17 @@ fn path_modifier(m: Option<&HttpPathModifier>, p: &YamlPath, s: &mut Sink<'_>) {
         if !holds {
             s.err(codes::GATEWAY_API_SCHEMA, p, msg);
         }
+    }
+}
+
+/// The schema's `Hostname` pattern, for a listener's or a route's hostname.
+fn hostname(h: &str, p: &YamlPath, s: &mut Sink<'_>) {
+    if !valid_hostname(h) {
+        s.err(
+            codes::GATEWAY_API_SCHEMA,
+            p,
+            format!("hostname {h:?} must match ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //! `namespacesFromSelector`), and which parents a route's `parentRefs` reach, with the
 //! reasons its status would give when they do not (`referenceAllowed`).
 
-use super::{GENERATED, GatewayApi};
+use super::{GENERATED, GatewayApi, RouteMeta};
 use crate::config::gateway_api::{LabelSelector, ParentReference};
 use crate::config::{GATEWAY_API, Resource, StringMap, YamlPath};
 use crate::diag::{Diagnostic, codes};
@@ -179,25 +179,25 @@ enum Denied {
 }
 
 /// The parents a route's `parentRefs` reach, each with a located finding when one reaches
-/// nothing. `kind` is the route's kind (`HTTPRoute`).
+/// nothing.
 pub(crate) fn parents(
     api: &GatewayApi,
     listeners: &[ListenerInfo],
-    route_kind: &str,
-    route: &Resource<impl RouteCommon>,
+    route: &RouteMeta<'_>,
     service_exists: &dyn Fn(&str) -> bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Parent> {
     let mut out = Vec::new();
-    let hostnames = route.hostnames();
-    for (pi, p) in route.parent_refs().iter().enumerate() {
+    let route_kind = route.kind.as_str();
+    let hostnames = route.hostnames_or_any();
+    for (pi, p) in route.parent_refs.iter().enumerate() {
         let path = YamlPath::root().key("spec").key("parentRefs").index(pi);
         let group = p.group.as_deref().unwrap_or(GATEWAY_API);
         let kind = p.kind.as_deref().unwrap_or("Gateway");
         let ns = p
             .namespace
             .clone()
-            .unwrap_or_else(|| route.namespace.clone());
+            .unwrap_or_else(|| route.namespace.to_string());
         let denied = match (group, kind) {
             ("", "Service") => {
                 let host = format!("{}.{ns}.{}", p.name, crate::model::CLUSTER_DOMAIN);
@@ -249,7 +249,7 @@ fn gateway_parents(
     api: &GatewayApi,
     listeners: &[ListenerInfo],
     route_kind: &str,
-    route: &Resource<impl RouteCommon>,
+    route: &RouteMeta<'_>,
     p: &ParentReference,
     ns: &str,
     hostnames: &[String],
@@ -393,49 +393,5 @@ impl Parent {
             .banned_hostnames
             .iter()
             .any(|b| ours.len() <= b.len() && (route_host == b || host_matches(b, route_host)))
-    }
-}
-
-/// What attachment needs of a route, whatever its kind.
-pub(crate) trait RouteCommon {
-    fn parent_refs(&self) -> &[ParentReference];
-    fn route_hostnames(&self) -> &[String];
-}
-
-impl RouteCommon for crate::config::gateway_api::HttpRouteSpec {
-    fn parent_refs(&self) -> &[ParentReference] {
-        &self.parent_refs
-    }
-    fn route_hostnames(&self) -> &[String] {
-        &self.hostnames
-    }
-}
-
-impl RouteCommon for crate::config::gateway_api::GrpcRouteSpec {
-    fn parent_refs(&self) -> &[ParentReference] {
-        &self.parent_refs
-    }
-    fn route_hostnames(&self) -> &[String] {
-        &self.hostnames
-    }
-}
-
-trait RouteResource {
-    fn parent_refs(&self) -> &[ParentReference];
-    fn hostnames(&self) -> Vec<String>;
-}
-
-impl<T: RouteCommon> RouteResource for Resource<T> {
-    fn parent_refs(&self) -> &[ParentReference] {
-        self.spec.parent_refs()
-    }
-    /// The route's hostnames, `*` when it names none.
-    fn hostnames(&self) -> Vec<String> {
-        let h = self.spec.route_hostnames();
-        if h.is_empty() {
-            vec!["*".into()]
-        } else {
-            h.iter().map(|x| x.to_ascii_lowercase()).collect()
-        }
     }
 }

@@ -6,7 +6,7 @@
 //! `kube-gateway.yaml` template). They join the topology like written ones, marked as
 //! generated.
 
-use super::{ISTIO_CONTROLLER, PARENTS};
+use super::{PARENTS, istio_class};
 use crate::config::gateway_api::KubeGatewaySpec;
 use crate::config::{
     AnyResource, IntOrString, Kind, PodTemplate, Resource, ServicePort, ServiceSpec, StringMap,
@@ -18,15 +18,11 @@ pub const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
 
 /// The Deployment and Service of every managed Gateway of an Istio class among `resources`.
 pub(crate) fn deployed(resources: &[AnyResource]) -> Vec<AnyResource> {
-    let istio_class = |class: &str| {
-        let written = resources.iter().find_map(|r| match r {
-            AnyResource::GatewayClass(c) if c.name == class => Some(c),
+    let classes = || {
+        resources.iter().filter_map(|r| match r {
+            AnyResource::GatewayClass(c) => Some(c),
             _ => None,
-        });
-        match written {
-            Some(c) => c.spec.controller_name == ISTIO_CONTROLLER,
-            None => class == "istio",
-        }
+        })
     };
     let mut out = Vec::new();
     for r in resources {
@@ -35,7 +31,7 @@ pub(crate) fn deployed(resources: &[AnyResource]) -> Vec<AnyResource> {
         };
         // IsManaged: no addresses, or one IP address (a Hostname address names an existing
         // gateway instead).
-        if !istio_class(&gw.spec.gateway_class_name) || gw.spec.addresses.is_some() {
+        if !istio_class(classes(), &gw.spec.gateway_class_name) || gw.spec.addresses.is_some() {
             continue;
         }
         let name = gw
@@ -51,61 +47,68 @@ pub(crate) fn deployed(resources: &[AnyResource]) -> Vec<AnyResource> {
             ),
         ]
         .into();
-        let meta = |kind: Kind, api: &str| Resource {
+        let generated = Generated {
+            gw,
+            name: &name,
+            labels: &labels,
+        };
+        let workload = WorkloadSpec {
+            replicas: Some(1),
+            template: PodTemplate {
+                metadata: TemplateMeta {
+                    labels: labels.clone(),
+                    ..TemplateMeta::default()
+                },
+                ..PodTemplate::default()
+            },
+        };
+        out.push(AnyResource::Workload(generated.resource(
+            Kind::Deployment,
+            "apps/v1",
+            workload,
+        )));
+        let service = ServiceSpec {
+            selector: Some([(GATEWAY_NAME_LABEL.to_string(), gw.name.clone())].into()),
+            ports: service_ports(&gw.spec),
+            service_type: Some("LoadBalancer".into()),
+            ..ServiceSpec::default()
+        };
+        out.push(AnyResource::Service(generated.resource(
+            Kind::Service,
+            "v1",
+            service,
+        )));
+    }
+    out
+}
+
+/// What the deployment controller's objects for one Gateway share.
+struct Generated<'a> {
+    gw: &'a Resource<KubeGatewaySpec>,
+    name: &'a str,
+    labels: &'a StringMap,
+}
+
+impl Generated<'_> {
+    /// One of them: named and labelled for the Gateway, marked as generated from it.
+    fn resource<T>(&self, kind: Kind, api_version: &str, spec: T) -> Resource<T> {
+        let gw = self.gw;
+        Resource {
             kind,
-            api_version: api.to_string(),
-            name: name.clone(),
+            api_version: api_version.to_string(),
+            name: self.name.to_string(),
             namespace: gw.namespace.clone(),
-            labels: labels.clone(),
+            labels: self.labels.clone(),
             annotations: [(
                 PARENTS.to_string(),
                 format!("Gateway/{}.{}", gw.name, gw.namespace),
             )]
             .into(),
             creation_timestamp: gw.creation_timestamp.clone(),
-            spec: (),
+            spec,
             origin: gw.origin.clone(),
-        };
-        let d = meta(Kind::Deployment, "apps/v1");
-        out.push(AnyResource::Workload(Resource {
-            spec: WorkloadSpec {
-                replicas: Some(1),
-                template: PodTemplate {
-                    metadata: TemplateMeta {
-                        labels: labels.clone(),
-                        ..TemplateMeta::default()
-                    },
-                    ..PodTemplate::default()
-                },
-            },
-            kind: d.kind,
-            api_version: d.api_version,
-            name: d.name,
-            namespace: d.namespace,
-            labels: d.labels,
-            annotations: d.annotations,
-            creation_timestamp: d.creation_timestamp,
-            origin: d.origin,
-        }));
-        let s = meta(Kind::Service, "v1");
-        out.push(AnyResource::Service(Resource {
-            spec: ServiceSpec {
-                selector: Some([(GATEWAY_NAME_LABEL.to_string(), gw.name.clone())].into()),
-                ports: service_ports(&gw.spec),
-                service_type: Some("LoadBalancer".into()),
-                ..ServiceSpec::default()
-            },
-            kind: s.kind,
-            api_version: s.api_version,
-            name: s.name,
-            namespace: s.namespace,
-            labels: s.labels,
-            annotations: s.annotations,
-            creation_timestamp: s.creation_timestamp,
-            origin: s.origin,
-        }));
+        }
     }
-    out
 }
 
 /// `extractServicePorts`: `status-port` 15021, then each distinct listener port in listener

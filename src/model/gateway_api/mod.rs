@@ -84,6 +84,21 @@ pub(crate) struct RouteMeta<'a> {
     pub creation_timestamp: Option<&'a str>,
     pub origin: &'a crate::config::Origin,
     pub hostnames: &'a [String],
+    pub parent_refs: &'a [crate::config::gateway_api::ParentReference],
+}
+
+impl RouteMeta<'_> {
+    /// The route's hostnames, lowercase; `*` when it names none.
+    pub(crate) fn hostnames_or_any(&self) -> Vec<String> {
+        if self.hostnames.is_empty() {
+            vec!["*".into()]
+        } else {
+            self.hostnames
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect()
+        }
+    }
 }
 
 /// Where one generated `http` rule came from.
@@ -126,6 +141,7 @@ impl GatewayApi {
                     creation_timestamp: r.creation_timestamp.as_deref(),
                     origin: &r.origin,
                     hostnames: &r.spec.hostnames,
+                    parent_refs: &r.spec.parent_refs,
                 }
             }};
         }
@@ -147,10 +163,18 @@ impl GatewayApi {
     /// Whether the class is Istio's: the built-in `istio` class, or a GatewayClass whose
     /// `controllerName` is Istio's.
     pub fn is_istio_class(&self, class: &str) -> bool {
-        match self.classes.iter().find(|c| c.name == class) {
-            Some(c) => c.spec.controller_name == ISTIO_CONTROLLER,
-            None => class == "istio",
-        }
+        istio_class(&self.classes, class)
+    }
+}
+
+/// [`GatewayApi::is_istio_class`] over the GatewayClasses given.
+pub(crate) fn istio_class<'a>(
+    classes: impl IntoIterator<Item = &'a Resource<GatewayClassSpec>>,
+    class: &str,
+) -> bool {
+    match classes.into_iter().find(|c| c.name == class) {
+        Some(c) => c.spec.controller_name == ISTIO_CONTROLLER,
+        None => class == "istio",
     }
 }
 

@@ -38,22 +38,12 @@ pub(super) fn virtual_services(
 ) -> Vec<(Resource<VirtualService>, Vec<RuleOrigin>)> {
     // Merge key → the VirtualServices of each route for that key, in route order.
     let mut by_key: BTreeMap<String, Vec<Piece>> = BTreeMap::new();
-    let mut keys_in_order: Vec<String> = Vec::new();
     let routes = (0..api.http_routes.len())
         .map(|i| (RouteKind::Http, i))
         .chain((0..api.grpc_routes.len()).map(|i| (RouteKind::Grpc, i)));
     for (kind, ri) in routes {
         let route = api.meta(kind, ri);
-        let parents = match kind {
-            RouteKind::Http => {
-                let r = &api.http_routes[ri];
-                attach::parents(api, listeners, kind.as_str(), r, service_exists, diags)
-            }
-            RouteKind::Grpc => {
-                let r = &api.grpc_routes[ri];
-                attach::parents(api, listeners, kind.as_str(), r, service_exists, diags)
-            }
-        };
+        let parents = attach::parents(api, listeners, &route, service_exists, diags);
         if parents.is_empty() {
             continue;
         }
@@ -84,16 +74,8 @@ pub(super) fn virtual_services(
             let Some(conv) = conv else { continue };
             let (key_base, hosts, gateways, port) = match &parent.kind {
                 ParentKind::Listener(gw) => {
-                    let hosts: Vec<String> = if route.hostnames.is_empty() {
-                        vec!["*".into()]
-                    } else {
-                        route
-                            .hostnames
-                            .iter()
-                            .map(|h| h.to_ascii_lowercase())
-                            .collect()
-                    };
-                    let hosts = hosts
+                    let hosts = route
+                        .hostnames_or_any()
                         .into_iter()
                         .filter(|h| parent.allows_hostname(h))
                         .collect();
@@ -114,9 +96,6 @@ pub(super) fn virtual_services(
                 .collect();
             for h in hosts {
                 let key = format!("{key_base}/{h}");
-                if !by_key.contains_key(&key) {
-                    keys_in_order.push(key.clone());
-                }
                 by_key.entry(key).or_default().push(Piece {
                     kind,
                     route: ri,
@@ -129,13 +108,10 @@ pub(super) fn virtual_services(
             }
         }
     }
-    keys_in_order.sort();
-    keys_in_order
+    // In key order, as the BTreeMap keeps them.
+    by_key
         .into_iter()
-        .filter_map(|k| {
-            let pieces = by_key.remove(&k)?;
-            Some(merge(api, &k, pieces))
-        })
+        .map(|(k, pieces)| merge(api, &k, pieces))
         .collect()
 }
 
